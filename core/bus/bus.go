@@ -1,0 +1,51 @@
+// Package bus carries activations from controllers to invokers and
+// completions back. Implementations: memory (one process, the default of
+// `stoke serve`) and kafka (a cluster).
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/stokehq/stoke/core/entity"
+)
+
+// Bus moves messages between controllers and invokers. Consume calls block
+// until ctx ends, calling the handler for each message in order; a handler
+// must not block for long (hand the work off).
+type Bus interface {
+	SendActivation(ctx context.Context, invoker int, m *ActivationMessage) error
+	ConsumeActivations(ctx context.Context, invoker int, h func(*ActivationMessage)) error
+	SendCompletion(ctx context.Context, controller int, c *Completion) error
+	ConsumeCompletions(ctx context.Context, controller int, h func(*Completion)) error
+	Close() error
+}
+
+// ActivationMessage asks an invoker to run an action.
+type ActivationMessage struct {
+	ActivationID  string          `json:"activationId"`
+	TransactionID string          `json:"transid"`
+	Start         time.Time       `json:"start"` // when the controller accepted the call
+	Namespace     string          `json:"namespace"`
+	Name          string          `json:"name"`
+	Version       string          `json:"version"`
+	Revision      int64           `json:"revision"`
+	User          entity.Identity `json:"user"`
+	Blocking      bool            `json:"blocking"`
+	// Content is the parameters: the action's defaults merged with the
+	// request's, init parameters included. A JSON object or array.
+	Content    json.RawMessage `json:"content,omitempty"`
+	Controller int             `json:"rootControllerIndex"`
+}
+
+// Completion tells a controller that an activation ended. For a blocking
+// call it carries the activation record so the caller gets the result
+// without reading the store.
+type Completion struct {
+	ActivationID  string             `json:"activationId"`
+	TransactionID string             `json:"transid"`
+	Invoker       int                `json:"invoker"`
+	SystemError   bool               `json:"isSystemError"`
+	Activation    *entity.Activation `json:"response,omitempty"`
+}
