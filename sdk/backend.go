@@ -45,8 +45,11 @@ type Backend interface {
 // Preparer is implemented by backends that can do per-code work ahead of
 // time (Capabilities.Prepare), such as compiling a WebAssembly module when
 // an action is stored, so that a first invocation only instantiates.
+//
+// code is exactly what /init's "code" field will carry (base64 text for a
+// binary action), so a backend can key its work by it.
 type Preparer interface {
-	Prepare(ctx context.Context, kind string, code []byte) error
+	Prepare(ctx context.Context, kind string, code string) error
 }
 
 // Dialer is implemented by backends that run in the host's process and can
@@ -94,6 +97,11 @@ type Spec struct {
 	Network string `json:"network,omitempty"`
 	// Labels are attached to the sandbox and returned by List.
 	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations are the action's string-valued annotations when the
+	// sandbox is created for a known action (a cold start); empty for a
+	// prewarmed stem cell. Backends read the ones they understand, for
+	// example "wasm-mode" ("instance" or "loop").
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // Sandbox is a created sandbox.
