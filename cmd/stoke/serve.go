@@ -307,7 +307,12 @@ func loadBackends(ctx context.Context, cfg *serveConfig, log *slog.Logger) (map[
 			return nil, nil, fmt.Errorf("wasm backend: %w", err)
 		}
 		closers = append(closers, func() { w.Close(context.Background()) })
-		backends["wasm"] = plugins.InProcess(w)
+		b, err := plugins.InProcess(ctx, w)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		backends["wasm"] = b
 	}
 	if cfg.pluginDir != "" {
 		host, err := plugins.Load(ctx, cfg.pluginDir, plugins.Options{Logger: log})

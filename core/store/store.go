@@ -32,15 +32,20 @@ type Store interface {
 	ActionCode(ctx context.Context, namespace, name string, rev int64) (string, error)
 	// PutAction stores a. With rev 0 it creates and fails with ErrConflict
 	// if the action exists; otherwise it replaces the action only if its
-	// stored revision is rev. It sets a.Rev to the new revision.
+	// stored revision is rev; replacing a missing action is ErrConflict.
+	// It sets a.Rev (the new revision), a.Updated (now) and a.Exec.Digest
+	// (recomputed from the code).
 	PutAction(ctx context.Context, a *entity.Action, rev int64) error
 	// DeleteAction removes an action and returns it (without code).
 	DeleteAction(ctx context.Context, namespace, name string) (*entity.Action, error)
-	// ListActions returns actions without code, sorted by name.
+	// ListActions returns actions without code, sorted by name. A limit of
+	// 0 means entity.DefaultListLimit; limits are capped at
+	// entity.MaxListLimit (so are ListActivations').
 	ListActions(ctx context.Context, namespace string, skip, limit int) ([]*entity.Action, error)
 	CountActions(ctx context.Context, namespace string) (int, error)
 
-	// PutActivations stores records in one batch.
+	// PutActivations stores records in one batch; re-putting an activation
+	// id replaces the record, so a retried batch never duplicates.
 	PutActivations(ctx context.Context, acts []*entity.Activation) error
 	Activation(ctx context.Context, namespace, id string) (*entity.Activation, error)
 	// ListActivations returns records newest first.
