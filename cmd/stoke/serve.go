@@ -170,11 +170,7 @@ func serve(ctx context.Context, cfg *serveConfig) error {
 	ctl, err := controller.New(controller.Config{
 		ID: 0, Bus: b, Store: st, Records: records, Manifest: manifest, Logger: log,
 		ConcurrentInvocations: cfg.concurrent, InvocationsPerMinute: cfg.perMinute,
-		OnActionStored: func(ctx context.Context, a *entity.Action) {
-			if err := inv.Prepare(ctx, a); err != nil {
-				log.Warn("prepare action", "action", a.FullName(), "err", err)
-			}
-		},
+		OnActionStored: inv.Prepare,
 	})
 	if err != nil {
 		return err
