@@ -160,6 +160,10 @@ func serve(ctx context.Context, cfg *serveConfig) error {
 	b := memory.New(0)
 	defer b.Close()
 
+	// The invoker reads zero as "default"; the flag's zero means never.
+	if cfg.pauseGrace == 0 {
+		cfg.pauseGrace = -1
+	}
 	inv, err := invoker.New(invoker.Config{
 		ID: 0, Bus: b, Store: st, Records: records, Manifest: manifest, Backends: backends,
 		MemoryMB: cfg.memoryMB, PauseGrace: cfg.pauseGrace, KeepAlive: cfg.keepAlive, Logger: log,

@@ -1,6 +1,9 @@
 package entity
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // Status codes of an activation, as OpenWhisk numbers them.
 const (
@@ -61,8 +64,12 @@ func NewResponse(code int, result json.RawMessage) Response {
 	}
 }
 
-// ErrorResult is the result object {"error": msg}.
+// ErrorResult is the result object {"error": msg}. It does not escape
+// HTML, so messages read as OpenWhisk prints them ("1048586 > 1048576").
 func ErrorResult(msg string) json.RawMessage {
-	b, _ := json.Marshal(map[string]string{"error": msg})
-	return b
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(map[string]string{"error": msg})
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
