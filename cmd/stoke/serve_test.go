@@ -120,9 +120,10 @@ func whiskClient(t *testing.T, base string) *whisk.Client {
 
 func wasmAction(name string, module []byte) *whisk.Action {
 	code := base64.StdEncoding.EncodeToString(module)
+	binary := true
 	return &whisk.Action{
 		Name: name,
-		Exec: &whisk.Exec{Kind: "wasm", Code: &code, Binary: true},
+		Exec: &whisk.Exec{Kind: "wasm", Code: &code, Binary: &binary},
 	}
 }
 

@@ -127,3 +127,19 @@ func IsBinaryCode(code string) bool {
 	}
 	return true
 }
+
+// ValidateIdentity checks a subject before it is stored: a valid namespace
+// name, a UUID-like user, and a key of at least 16 characters (OpenWhisk's
+// generated keys have 64), none of them containing ':'.
+func ValidateIdentity(id *Identity) error {
+	if err := ValidateName("namespace", id.Namespace); err != nil {
+		return err
+	}
+	switch {
+	case id.UUID == "" || strings.ContainsAny(id.UUID, ": \t"):
+		return fmt.Errorf("the subject's uuid %q must be non-empty, without ':' or spaces", id.UUID)
+	case len(id.Key) < 16 || strings.ContainsAny(id.Key, ": \t"):
+		return fmt.Errorf("the subject's key must have at least 16 characters, without ':' or spaces")
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+;; count: reads stdin chunk by chunk (one envelope line each in loop mode)
+;; and answers each with {"count":N}; N keeps counting in a warm instance.
+;; Exits on EOF.
+(module
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 16) "{\"count\":")
+  (data (i32.const 32) "}\n")
+  (global $count (mut i64) (i64.const 0))
+  ;; write(fd, ptr, len) via the iovec at 0 and nwritten at 8
+  (func $write (param $fd i32) (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $ptr))
+    (i32.store (i32.const 4) (local.get $len))
+    (drop (call $fd_write (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8))))
+  ;; itoa writes v in decimal so that it ends at $end and returns its start.
+  (func $itoa (param $v i64) (param $end i32) (result i32)
+    (local $p i32)
+    (local.set $p (local.get $end))
+    (loop $l
+      (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+      (i32.store8 (local.get $p)
+        (i32.add (i32.const 48) (i32.wrap_i64 (i64.rem_u (local.get $v) (i64.const 10)))))
+      (local.set $v (i64.div_u (local.get $v) (i64.const 10)))
+      (br_if $l (i64.ne (local.get $v) (i64.const 0))))
+    (local.get $p))
+  (func (export "_start")
+    (local $p i32)
+    (loop $read
+      (i32.store (i32.const 0) (i32.const 4096))
+      (i32.store (i32.const 4) (i32.const 65536))
+      (if (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)) (then return))
+      (if (i32.eqz (i32.load (i32.const 8))) (then return))
+      (global.set $count (i64.add (global.get $count) (i64.const 1)))
+      (local.set $p (call $itoa (global.get $count) (i32.const 1024)))
+      (call $write (i32.const 1) (i32.const 16) (i32.const 9))
+      (call $write (i32.const 1) (local.get $p) (i32.sub (i32.const 1024) (local.get $p)))
+      (call $write (i32.const 1) (i32.const 32) (i32.const 2))
+      (br $read))))
