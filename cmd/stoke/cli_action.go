@@ -286,8 +286,13 @@ func (c *userCLI) actionInvoke(ctx context.Context, args []string) error {
 	case c.json || opts.Result:
 		err = cliPrintJSON(c.stdout, r.Result)
 	default:
+		// As wsk does: a blocking call prints the whole record.
 		fmt.Fprintf(c.stdout, "ok: invoked %s with id %s\n", name, r.ActivationID)
-		err = cliPrintJSON(c.stdout, r.Result)
+		if r.Activation != nil {
+			err = cliPrintJSON(c.stdout, r.Activation)
+		} else {
+			err = cliPrintJSON(c.stdout, r.Result)
+		}
 	}
 	if err != nil {
 		return err

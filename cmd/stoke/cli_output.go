@@ -49,7 +49,15 @@ func (c *userCLI) actionTable(actions []entity.Action) error {
 		if a.Namespace != "" {
 			name = a.FullName()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", name, a.Version, a.Exec.Kind)
+		kind := a.Exec.Kind
+		if kind == "" {
+			// Lists omit exec details; OpenWhisk keeps the kind in an annotation.
+			var k string
+			if json.Unmarshal(a.Annotations.Get("exec"), &k) == nil {
+				kind = k
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", name, a.Version, kind)
 	}
 	return tw.Flush()
 }
