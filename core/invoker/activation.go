@@ -99,6 +99,12 @@ func (inv *Invoker) action(m *bus.ActivationMessage) (*entity.Action, error) {
 	act, err := inv.cfg.Store.Action(inv.base, m.Namespace, m.Name)
 	if err == nil && m.Revision != 0 && act.Rev != m.Revision {
 		inv.log.Debug("action revision differs from message; reading again", "action", act.FullName(), "have", act.Rev, "message", m.Revision)
+		// A cached copy would answer the same again: drop it first. (In
+		// one process the controller's writes already invalidated it; in
+		// a cluster another process did the write.)
+		if c, ok := inv.cfg.Store.(interface{ Invalidate(namespace, name string) }); ok {
+			c.Invalidate(m.Namespace, m.Name)
+		}
 		act, err = inv.cfg.Store.Action(inv.base, m.Namespace, m.Name)
 	}
 	return act, err
