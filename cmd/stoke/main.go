@@ -4,6 +4,7 @@
 //	stoke serve                  controller and invoker in one process
 //	stoke action ...             create, update, get, list, delete, invoke actions
 //	stoke activation ...         list activations, get one, its logs or result
+//	stoke bench                  measure the invocation paths side by side
 //
 // Run "stoke help" or "stoke COMMAND -h" for details.
 package main
@@ -29,6 +30,7 @@ func commands() []command {
 		{"serve", "run controller and invoker in one process (embedded store, in-memory bus)", runServe},
 		{"action", "manage and invoke actions", runAction},
 		{"activation", "list and read activation records", runActivation},
+		{"bench", "measure the invocation paths side by side", runBench},
 	}
 }
 
