@@ -55,6 +55,12 @@ func TestInitReplies(t *testing.T) {
 		if err != nil || r.Status != 403 || errorOf(t, r) != msgReinit {
 			t.Fatalf("second init: %v %d %s", err, r.Status, r.Body)
 		}
+		// The refusal is logged, with no sentinel after it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if l, err := x.logs.Next(ctx); err != nil || l.Stream != "stderr" || l.Text != msgReinit {
+			t.Fatalf("refused re-init logged %+v, %v; want the message on stderr", l, err)
+		}
 		x.noLogs(t) // neither a good nor a refused init writes sentinels
 	})
 

@@ -139,7 +139,9 @@ func (sb *sandbox) Init(ctx context.Context, body []byte) (*sdk.Reply, error) {
 	inited := sb.inited
 	sb.mu.Unlock()
 	if inited {
-		// No sentinels: OpenWhisk's tests expect none for a refused re-init.
+		// The refusal is logged, as the reference proxies do, but with no
+		// sentinels: OpenWhisk's tests expect none for a refused re-init.
+		sb.sink.line("stderr", []byte(msgReinit))
 		return errorReply(403, msgReinit), nil
 	}
 	r, err := sb.init(ctx, body)
