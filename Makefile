@@ -12,7 +12,8 @@ TESTFLAGS ?= -count=1 -timeout 15m
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-deps: ## install what the build and tests need from Debian (wat2wasm)
+deps: ## install what the build and tests need from Debian (wat2wasm, PostgreSQL)
+	@.ci/postgres.sh
 	@command -v wat2wasm >/dev/null || { \
 		echo "installing wabt (wat2wasm) from Debian"; \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wabt >/dev/null; } \

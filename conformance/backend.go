@@ -701,3 +701,17 @@ func b12(s *bsuite) error {
 	}
 	return nil
 }
+
+// RuntimeThrough returns the runtime suite's target for target.Kind run
+// through the backend's own sandboxes, without the backend's cases: what
+// `stoke conformance runtime --backend NAME` checks.
+func RuntimeThrough(ctx context.Context, target BackendTarget) (RuntimeTarget, error) {
+	s := newBsuite(ctx, target)
+	if s.infoErr != nil {
+		return RuntimeTarget{}, fmt.Errorf("backend info: %w", s.infoErr)
+	}
+	if s.fxErr != nil {
+		return RuntimeTarget{}, s.fxErr
+	}
+	return s.rt, nil
+}

@@ -501,5 +501,5 @@ func c23(x *caseCtx) error {
 }
 
 func c24(x *caseCtx) error {
-	return skipf("platform behaviour (503 -> reschedule) is the invoker's, tested in core/invoker")
+	return skipf("platform behaviour (503 -> reschedule) belongs to the invoker, not to a runtime")
 }

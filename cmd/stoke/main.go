@@ -5,6 +5,7 @@
 //	stoke action ...             create, update, get, list, delete, invoke actions
 //	stoke activation ...         list activations, get one, its logs or result
 //	stoke bench                  measure the invocation paths side by side
+//	stoke conformance ...        run the runtime or backend conformance suite
 //
 // Run "stoke help" or "stoke COMMAND -h" for details.
 package main
@@ -31,6 +32,7 @@ func commands() []command {
 		{"action", "manage and invoke actions", runAction},
 		{"activation", "list and read activation records", runActivation},
 		{"bench", "measure the invocation paths side by side", runBench},
+		{"conformance", "check a runtime or a backend plugin against the conformance suites", runConformance},
 	}
 }
 
