@@ -126,6 +126,11 @@ type LogLine struct {
 	Text   string    `json:"text"`   // without the trailing newline
 }
 
+// OOMLine is the last stderr line of a LogStream whose sandbox was killed
+// for exceeding its memory limit. Backends that can tell write it before
+// the stream ends; the invoker reports it as the activation's error.
+const OOMLine = "The action exhausted its memory and was aborted."
+
 // LogStream yields a sandbox's log lines in order. Next blocks until a line
 // is available and returns io.EOF once the sandbox is gone.
 type LogStream interface {

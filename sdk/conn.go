@@ -78,7 +78,7 @@ func (c *httpConn) Init(ctx context.Context, body []byte) (*Reply, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: %v", ErrConnection, err)
+			return nil, fmt.Errorf("%w: %w", ErrConnection, err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -104,7 +104,7 @@ func (c *httpConn) post(ctx context.Context, path string, body []byte) (*Reply, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %v", ErrConnection, err)
+		return nil, fmt.Errorf("%w: %w", ErrConnection, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxReplyBytes))
