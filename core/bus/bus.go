@@ -6,6 +6,7 @@ package bus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/stokehq/stoke/core/entity"
@@ -19,8 +20,22 @@ type Bus interface {
 	ConsumeActivations(ctx context.Context, invoker int, h func(*ActivationMessage)) error
 	SendCompletion(ctx context.Context, controller int, c *Completion) error
 	ConsumeCompletions(ctx context.Context, controller int, h func(*Completion)) error
+	// SendPing and ConsumePings carry invoker health. Every consumer sees
+	// every ping (a fan-out, unlike the other topics), so each controller
+	// keeps its own view of the invokers.
+	SendPing(ctx context.Context, p *Ping) error
+	ConsumePings(ctx context.Context, h func(*Ping)) error
 	Close() error
 }
+
+var (
+	// ErrClosed is returned by sends after Close, and by consumers that
+	// Close stopped.
+	ErrClosed = errors.New("bus closed")
+	// ErrTooLarge is wrapped by a send whose message is bigger than the bus
+	// carries; the controller answers it with 413.
+	ErrTooLarge = errors.New("message too large for the bus")
+)
 
 // ActivationMessage asks an invoker to run an action.
 type ActivationMessage struct {
@@ -48,4 +63,14 @@ type Completion struct {
 	Invoker       int                `json:"invoker"`
 	SystemError   bool               `json:"isSystemError"`
 	Activation    *entity.Activation `json:"response,omitempty"`
+}
+
+// Ping is an invoker's heartbeat, OpenWhisk's PingMessage. Invokers send one
+// every second; a controller that hears none for 10 s marks the invoker
+// offline, and Enabled false takes it out of the rotation at once.
+type Ping struct {
+	Invoker  int       `json:"invoker"`
+	MemoryMB int       `json:"memoryMB"`
+	Enabled  bool      `json:"isEnabled"`
+	Time     time.Time `json:"time"`
 }

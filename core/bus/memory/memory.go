@@ -1,18 +1,19 @@
 // Package memory is the in-process bus of `stoke serve`: messages pass as
-// pointers through buffered channels, with no encoding and no copies.
+// pointers through buffered channels, with no encoding and no copies. Each
+// consumer drops an activation or completion whose id it handled recently,
+// as the kafka bus does, so both behave alike.
 package memory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/stokehq/stoke/core/bus"
 )
 
-// ErrClosed is returned by sends after Close.
-var ErrClosed = errors.New("bus closed")
+// ErrClosed is returned by sends after Close. It is bus.ErrClosed.
+var ErrClosed = bus.ErrClosed
 
 // Bus is an in-memory bus.Bus. The zero value is not usable; call New.
 type Bus struct {
@@ -23,6 +24,7 @@ type Bus struct {
 	done        chan struct{}
 	activations map[int]chan *bus.ActivationMessage
 	completions map[int]chan *bus.Completion
+	pings       map[chan *bus.Ping]struct{}
 }
 
 var _ bus.Bus = (*Bus)(nil)
@@ -38,6 +40,7 @@ func New(depth int) *Bus {
 		done:        make(chan struct{}),
 		activations: make(map[int]chan *bus.ActivationMessage),
 		completions: make(map[int]chan *bus.Completion),
+		pings:       make(map[chan *bus.Ping]struct{}),
 	}
 }
 
@@ -70,15 +73,18 @@ func send[T any](ctx context.Context, b *Bus, m map[int]chan T, n int, v T) erro
 	}
 }
 
-func consume[T any](ctx context.Context, b *Bus, m map[int]chan T, n int, h func(T)) error {
+func consume[T any](ctx context.Context, b *Bus, m map[int]chan T, n int, id func(T) string, h func(T)) error {
 	ch, err := topic(b, m, n)
 	if err != nil {
 		return err
 	}
+	dedup := bus.NewDedup(0)
 	for {
 		select {
 		case v := <-ch:
-			h(v)
+			if !dedup.Seen(id(v)) {
+				h(v)
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-b.done:
@@ -92,7 +98,7 @@ func (b *Bus) SendActivation(ctx context.Context, invoker int, m *bus.Activation
 }
 
 func (b *Bus) ConsumeActivations(ctx context.Context, invoker int, h func(*bus.ActivationMessage)) error {
-	return consume(ctx, b, b.activations, invoker, h)
+	return consume(ctx, b, b.activations, invoker, func(m *bus.ActivationMessage) string { return m.ActivationID }, h)
 }
 
 func (b *Bus) SendCompletion(ctx context.Context, controller int, c *bus.Completion) error {
@@ -100,7 +106,7 @@ func (b *Bus) SendCompletion(ctx context.Context, controller int, c *bus.Complet
 }
 
 func (b *Bus) ConsumeCompletions(ctx context.Context, controller int, h func(*bus.Completion)) error {
-	return consume(ctx, b, b.completions, controller, h)
+	return consume(ctx, b, b.completions, controller, func(c *bus.Completion) string { return c.ActivationID }, h)
 }
 
 // Close stops every consumer and makes later sends fail.
