@@ -19,19 +19,25 @@ deps: ## install what the build and tests need from Debian (wat2wasm, PostgreSQL
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wabt >/dev/null; } \
 		|| { echo "could not install wabt: run 'apt-get install wabt' as root"; exit 1; }; }
 
-build: ## build bin/stoke and the backend plugin binaries
+build: ## build bin/stoke and the backend plugin binaries (bin/plugins)
 	$(GO) build -o $(BIN)/stoke ./cmd/stoke
 	$(GO) build -o $(BIN)/plugins/stoke-backend-wasm ./cmd/stoke-backend-wasm
+	$(GO) build -o $(BIN)/plugins/stoke-backend-docker ./cmd/stoke-backend-docker
+	$(GO) build -o $(BIN)/plugins/stoke-backend-runc ./cmd/stoke-backend-runc
+
+images: ## build the runtime images (nodejs20, python3, native) from this host's files; cached by content
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/stoke-proxy ./cmd/stoke-proxy
+	$(GO) run ./runtime/cmd/build-images -proxy $(BIN)/stoke-proxy -out $(BIN)/runtimes
 
 examples: deps ## build the example wasm actions into bin/examples
 	@mkdir -p $(BIN)/examples
 	GOOS=wasip1 GOARCH=wasm $(GO) build -o $(BIN)/examples/hello.wasm ./examples/hello-go
 	wat2wasm examples/echo-wat/echo.wat -o $(BIN)/examples/echo.wasm
 
-run: build examples ## build, then start `stoke serve` on embedded defaults (port 3233)
+run: build examples images ## build, then start `stoke serve` on embedded defaults (port 3233)
 	$(BIN)/stoke serve --port $(PORT) --data-dir $(DATA_DIR)
 
-test: deps ## run every test
+test: deps images ## run every test (docker and runc tests need root and a docker engine)
 	$(GO) vet ./...
 	$(GOTEST) $(TESTFLAGS) ./...
 
@@ -52,4 +58,4 @@ generate: ## regenerate the plugin gRPC code (needs protoc, protoc-gen-go, proto
 clean: ## remove build output (keeps $(DATA_DIR))
 	rm -rf $(BIN)
 
-.PHONY: help deps build examples run test check fuzz generate clean
+.PHONY: help deps build images examples run test check fuzz generate clean

@@ -85,6 +85,11 @@ func (b *Backend) list(ctx context.Context, labels map[string]string) ([]contain
 	for k, v := range labels {
 		f.Add("label", k+"="+v)
 	}
+	// Only this host's: other Stoke hosts may share the daemon, and their
+	// sandboxes are none of our business.
+	for k, v := range b.cfg.Labels {
+		f.Add("label", k+"="+v)
+	}
 	cs, err := b.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	return cs, wrapErr(err)
 }

@@ -69,6 +69,9 @@ type Config struct {
 	RootfsBase string
 	// Process is the command run in every sandbox. Default ["/bin/proxy"].
 	Process []string
+	// customProcess is set when Process was given, which then wins over
+	// the image's command.
+	customProcess bool
 	// Env is added to every sandbox's environment ("K=V"), before
 	// Spec.Env. A plain rootfs directory carries no image ENV, so runtime
 	// variables that an image would set belong here.
@@ -166,6 +169,8 @@ func (c *Config) fill() error {
 	}
 	if len(c.Process) == 0 {
 		c.Process = []string{"/bin/proxy"}
+	} else {
+		c.customProcess = true
 	}
 	if c.StateRoot == "" {
 		c.StateRoot = DefaultStateRoot

@@ -136,12 +136,26 @@ func (b *Backend) ociConfig(id, rootfs string, memoryMB int, env map[string]stri
 	if b.cg.pids {
 		res.Pids = &ociPids{Limit: b.cfg.PidsLimit}
 	}
-	return &ociSpec{
+	img := readImageConfig(rootfs)
+	args, cwd := b.cfg.Process, "/"
+	if len(img.Cmd) > 0 && !b.cfg.customProcess {
+		args = img.Cmd
+	}
+	// The rootfs is read-only and shared: the working directory, where
+	// the proxy unpacks the action, gets a tmpfs of its own.
+	var workMount []ociMount
+	if img.WorkDir != "" && img.WorkDir != "/" {
+		cwd = img.WorkDir
+		if img.WorkDir != "/tmp" {
+			workMount = []ociMount{{Destination: img.WorkDir, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=755"}}}
+		}
+	}
+	spec := &ociSpec{
 		Version: "1.0.2",
 		Process: ociProcess{
-			Args:            b.cfg.Process,
-			Env:             b.environ(env),
-			Cwd:             "/",
+			Args:            args,
+			Env:             b.environ(img.Env, env),
+			Cwd:             cwd,
 			Capabilities:    ociCaps{Bounding: capabilities, Effective: capabilities, Permitted: capabilities},
 			Rlimits:         []ociLimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
 			NoNewPrivileges: true,
@@ -155,6 +169,9 @@ func (b *Backend) ociConfig(id, rootfs string, memoryMB int, env map[string]stri
 			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			// The sandbox's own cgroups, read-only, so that the proxy can
+			// tell an OOM kill of its child from another death.
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
 			// tmpfs pages count against the memory cgroup, so /tmp needs
 			// no size of its own.
 			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
@@ -178,12 +195,16 @@ func (b *Backend) ociConfig(id, rootfs string, memoryMB int, env map[string]stri
 			},
 		},
 	}
+	spec.Mounts = append(spec.Mounts, workMount...)
+	return spec
 }
 
-// environ is PATH, Config.Env, Spec.Env (sorted, for a stable config) and
-// the socket variable, later entries overriding earlier ones.
-func (b *Backend) environ(env map[string]string) []string {
+// environ is PATH, the image's env, Config.Env, Spec.Env (sorted, for a
+// stable config) and the socket variable, later entries overriding
+// earlier ones.
+func (b *Backend) environ(image []string, env map[string]string) []string {
 	out := []string{defaultPath}
+	out = append(out, image...) // a PATH here overrides the default
 	out = append(out, b.cfg.Env...)
 	keys := make([]string, 0, len(env))
 	for k := range env {

@@ -73,7 +73,9 @@ func (b *Backend) List(ctx context.Context, labels map[string]string) ([]*sdk.Sa
 	}
 	var out []*sdk.Sandbox
 	for _, r := range recs {
-		if hasLabels(r.Labels, labels) {
+		// Only this host's: the bundle dir may be shared with other hosts
+		// on the machine, whose sandboxes are none of our business.
+		if hasLabels(r.Labels, labels) && hasLabels(r.Labels, b.cfg.Labels) {
 			out = append(out, r.sandbox())
 		}
 	}

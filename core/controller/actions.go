@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/stokehq/stoke/core/entity"
+	"github.com/stokehq/stoke/core/runtimes"
 	"github.com/stokehq/stoke/core/store"
 )
 
@@ -306,7 +307,30 @@ func (c *Controller) buildAction(ctx context.Context, ns, name string, put *acti
 	if old == nil && a.Annotations.Get("provide-api-key") == nil {
 		a.Annotations = a.Annotations.Set("provide-api-key", json.RawMessage("false"))
 	}
+	if err := c.checkBackend(&a); err != nil {
+		return nil, err
+	}
 	return &a, nil
+}
+
+// checkBackend refuses a "backend" annotation that names no backend
+// running the action's kind, so the mistake shows at create, not at the
+// first invocation.
+func (c *Controller) checkBackend(a *entity.Action) error {
+	v := a.Annotations.Get(runtimes.BackendAnnotation)
+	if v == nil {
+		return nil
+	}
+	var name string
+	if err := json.Unmarshal(v, &name); err != nil {
+		return malformed("annotation '%s' must be a string", runtimes.BackendAnnotation)
+	}
+	rt, ok := c.cfg.Manifest.Lookup(a.Exec.Kind)
+	if ok && !rt.Runs(name) {
+		return malformed("backend '%s' does not run kind '%s' here; backends for it: %s",
+			name, a.Exec.Kind, strings.Join(rt.Backends, ", "))
+	}
+	return nil
 }
 
 func (c *Controller) buildExec(p *execPut) (entity.Exec, error) {

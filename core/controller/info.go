@@ -37,13 +37,16 @@ type runtimeInfo struct {
 	Attached   bool   `json:"attached"`
 	Image      string `json:"image,omitempty"`
 	Backend    string `json:"backend"`
+	// Backends run this kind, the default first; the "backend" annotation
+	// picks one.
+	Backends []string `json:"backends,omitempty"`
 }
 
 func (c *Controller) info() info {
 	rts := map[string][]runtimeInfo{}
 	for _, r := range c.cfg.Manifest.All() {
 		fam := family(r.Kind)
-		rts[fam] = append(rts[fam], runtimeInfo{Kind: r.Kind, Default: r.Default, Image: r.Image, Backend: r.Backend})
+		rts[fam] = append(rts[fam], runtimeInfo{Kind: r.Kind, Default: r.Default, Image: r.Image, Backend: r.Backend, Backends: r.Backends})
 	}
 	return info{
 		Description: "Stoke, an OpenWhisk-compatible serverless platform",

@@ -28,6 +28,8 @@ import (
 //	crash     close the connection on /run
 //	logs:N    write N lines of 100 bytes to stdout, then echo
 //	big       return a result over 1 MB
+//	shutdown  answer 503 ("shutting down") on the backend's first sandbox
+//	oom       log sdk.OOMLine on stderr, then close the connection
 type testBackend struct {
 	kinds []string
 	caps  sdk.Capabilities
@@ -48,6 +50,7 @@ func newTestBackend(kinds ...string) *testBackend {
 type testSandbox struct {
 	id     string
 	srv    *httptest.Server
+	first  bool // the backend's first sandbox
 	paused atomic.Bool
 	code   atomic.Value // string, set by /init
 
@@ -74,7 +77,7 @@ func (b *testBackend) Create(ctx context.Context, spec *sdk.Spec) (*sdk.Sandbox,
 	b.live++
 	b.peak = max(b.peak, b.live)
 	b.mu.Unlock()
-	sb := &testSandbox{id: id, wake: make(chan struct{})}
+	sb := &testSandbox{id: id, wake: make(chan struct{}), first: id == "sb1"}
 	sb.srv = httptest.NewServer(sb)
 	b.mu.Lock()
 	b.sbs[id] = sb
@@ -267,6 +270,18 @@ func (sb *testSandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				sb.log("stdout", line)
 			}
 			w.Write(run.Value)
+		case "shutdown":
+			if sb.first {
+				w.WriteHeader(503)
+				io.WriteString(w, `{"error":"shutting down"}`)
+				return
+			}
+			w.Write(run.Value)
+		case "oom":
+			sb.log("stderr", sdk.OOMLine)
+			hj, _ := w.(http.Hijacker)
+			c, _, _ := hj.Hijack()
+			c.Close()
 		case "big":
 			io.WriteString(w, `{"big":"`+strings.Repeat("y", 1<<20)+`"}`)
 		default:

@@ -472,3 +472,67 @@ func TestInitParamsAndPrepare(t *testing.T) {
 		t.Error("prepare unknown kind: want error")
 	}
 }
+
+// A proxy answering 503 is shutting down: the activation runs again on
+// another sandbox instead of failing (reference/openwhisk.md §1.1).
+func TestRescheduleOn503(t *testing.T) {
+	h := newHarness(t)
+	h.put("bye", "test", "shutdown")
+	c, rec := h.invoke("bye", `{"n":1}`)
+	if rec.Response.StatusCode != entity.StatusSuccess || string(rec.Response.Result) != `{"n":1}` {
+		t.Fatalf("record %+v, completion %+v", rec.Response, c)
+	}
+	if n := h.be.creates.Load(); n != 2 {
+		t.Fatalf("%d sandboxes created, want 2 (the shutting-down one and its replacement)", n)
+	}
+	eventually(t, "the shutting-down sandbox destroyed", func() bool { return h.be.destroys.Load() >= 1 })
+}
+
+// When the sandbox dies and its backend says it was for memory, the
+// activation says so in OpenWhisk's words.
+func TestOOMReported(t *testing.T) {
+	h := newHarness(t)
+	h.put("hog", "test", "oom")
+	_, rec := h.invoke("hog", `{}`)
+	var res struct{ Error string }
+	json.Unmarshal(rec.Response.Result, &res)
+	if rec.Response.StatusCode != entity.StatusDeveloperError || res.Error != sdk.OOMLine {
+		t.Fatalf("got %d %s, want developer error %q", rec.Response.StatusCode, rec.Response.Result, sdk.OOMLine)
+	}
+}
+
+// The "backend" annotation picks another backend that runs the kind, and
+// the two backends' sandboxes are never mixed up.
+func TestBackendAnnotation(t *testing.T) {
+	alt := newTestBackend("test")
+	t.Cleanup(func() { // runs after the harness has closed the invoker
+		if live, _ := alt.livePeak(); live != 0 {
+			t.Errorf("%d alt sandboxes left", live)
+		}
+	})
+	h := newHarness(t, func(c *Config, rts *[]runtimes.Runtime) {
+		c.Backends["alt"] = alt
+		(*rts)[0].Backends = []string{"test", "alt"}
+		(*rts)[0].StemCells = []runtimes.StemCell{{Count: 1, MemoryMB: 256}}
+	})
+	eventually(t, "a stem cell on the default backend", func() bool { return h.be.creates.Load() == 1 })
+	h.put("onalt", "test", "echo", func(a *entity.Action) {
+		a.Annotations = a.Annotations.Set("backend", json.RawMessage(`"alt"`))
+	})
+	for i := 0; i < 2; i++ {
+		_, rec := h.invoke("onalt", `{}`)
+		if rec.Response.StatusCode != entity.StatusSuccess {
+			t.Fatalf("run %d: %+v", i, rec.Response)
+		}
+	}
+	if a, d := alt.creates.Load(), h.be.creates.Load(); a != 1 || d != 1 {
+		t.Fatalf("creates: alt %d, default %d; want 1 and 1 (the stem cell stays for the default backend)", a, d)
+	}
+	h.put("ondefault", "test", "echo")
+	if _, rec := h.invoke("ondefault", `{}`); annotation(rec, "initTime") == "" {
+		t.Fatalf("default-backend action did not init a fresh sandbox: %+v", rec.Annotations)
+	}
+	if a := alt.creates.Load(); a != 1 {
+		t.Fatalf("alt backend created %d sandboxes; the default-backend action must not land there", a)
+	}
+}

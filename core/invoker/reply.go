@@ -20,6 +20,21 @@ type outcome struct {
 	result  json.RawMessage
 	keep    bool
 	timeout bool
+	// lost: the sandbox stopped answering mid-call (it died); its log
+	// stream may say why.
+	lost bool
+	// reschedule: the proxy answered 503, "shutting down": the activation
+	// is not its fault and runs again on another sandbox.
+	reschedule bool
+}
+
+// msgShuttingDown is the result when a sandbox keeps answering 503.
+const msgShuttingDown = "The action's sandbox was shutting down."
+
+func shuttingDown() outcome {
+	o := failed(entity.StatusWhiskError, msgShuttingDown)
+	o.reschedule = true
+	return o
 }
 
 func failed(code int, msg string) outcome {
@@ -39,9 +54,13 @@ func initOutcome(ctx context.Context, rep *sdk.Reply, err error, timeoutMS int) 
 		o.timeout = true
 		return o, false
 	case err != nil:
-		return failed(entity.StatusDeveloperError, "The action did not initialize and exited unexpectedly."), false
+		o = failed(entity.StatusDeveloperError, "The action did not initialize and exited unexpectedly.")
+		o.lost = true
+		return o, false
 	case rep.Status == 200:
 		return outcome{keep: true}, true
+	case rep.Status == 503:
+		return shuttingDown(), false
 	}
 	if e := errorField(rep.Body); e != nil {
 		return outcome{code: entity.StatusDeveloperError, result: wrapError(e)}, false
@@ -57,7 +76,12 @@ func runOutcome(ctx context.Context, rep *sdk.Reply, err error, timeoutMS int) o
 		o.timeout = true
 		return o
 	case err != nil:
-		return failed(entity.StatusDeveloperError, "The action did not produce a valid response and exited unexpectedly.")
+		o := failed(entity.StatusDeveloperError, "The action did not produce a valid response and exited unexpectedly.")
+		o.lost = true
+		return o
+	}
+	if rep.Status == 503 {
+		return shuttingDown()
 	}
 	body := rep.Body
 	if len(body) > entity.MaxResultBytes {

@@ -11,8 +11,11 @@ import (
 // Runtime describes one kind.
 type Runtime struct {
 	Kind    string `json:"kind"`
-	Backend string `json:"backend"`         // default backend name, e.g. "wasm", "docker"
-	Image   string `json:"image,omitempty"` // container image, for container backends
+	Backend string `json:"backend"` // default backend name, e.g. "wasm", "docker"
+	// Backends are all the loaded backends that run this kind, the default
+	// first; an action picks another with the "backend" annotation.
+	Backends []string `json:"backends,omitempty"`
+	Image    string   `json:"image,omitempty"` // container image, for container backends
 	// Default is true for the kind that "family:default" resolves to.
 	Default bool `json:"default,omitempty"`
 	// StemCells are prewarmed sandboxes kept ready: Count sandboxes of
@@ -66,26 +69,76 @@ func (m *Manifest) All() []*Runtime {
 	return out
 }
 
-// Only keeps the runtimes whose backend is in backends (the ones that
-// loaded on this host).
-func (m *Manifest) Only(backends map[string]bool) *Manifest {
-	out := &Manifest{byKind: make(map[string]*Runtime)}
-	for k, r := range m.byKind {
-		if backends[r.Backend] {
-			out.byKind[k] = r
-		}
-	}
-	return out
-}
+// BackendAnnotation is the action annotation that picks a backend other
+// than the kind's default, for example {"key": "backend", "value": "runc"}.
+const BackendAnnotation = "backend"
 
-// Builtin is the manifest Stoke ships. Kinds whose backend is not loaded
-// are dropped at start with Only.
+// Container is the placeholder backend of the container kinds in Builtin:
+// Resolve replaces it with the configured container backend.
+const Container = "container"
+
+// Builtin is the manifest Stoke ships. Resolve fits it to the backends
+// that loaded on this host.
 func Builtin() *Manifest {
 	m, err := New(
 		Runtime{Kind: "wasm", Backend: "wasm", Default: true, Sentinels: true},
+		Runtime{Kind: "nodejs:20", Backend: Container, Image: "stoke/runtime-nodejs20:latest", Default: true,
+			Sentinels: true, StemCells: []StemCell{{Count: 2, MemoryMB: 256}}},
+		Runtime{Kind: "python:3", Backend: Container, Image: "stoke/runtime-python3:latest", Default: true,
+			Sentinels: true, StemCells: []StemCell{{Count: 1, MemoryMB: 256}}},
+		// Executables with OpenWhisk's docker-skeleton semantics (argv[1]
+		// in, last stdout line out); Stoke's proxy still writes sentinels.
+		Runtime{Kind: "native", Backend: Container, Image: "stoke/runtime-native:latest", Default: true, Sentinels: true},
 	)
 	if err != nil {
 		panic(err)
 	}
 	return m
+}
+
+// Resolve fits a manifest to the loaded backends: kinds maps each loaded
+// backend to the kinds its Info declares. Each runtime gets the list of
+// backends that run it; the default is its own backend (Container means
+// container) when loaded, else the first that runs it. Kinds no loaded
+// backend runs are dropped.
+func (m *Manifest) Resolve(kinds map[string][]string, container string) *Manifest {
+	out := &Manifest{byKind: make(map[string]*Runtime)}
+	for k, r := range m.byKind {
+		var names []string
+		for name, ks := range kinds {
+			for _, x := range ks {
+				if x == k {
+					names = append(names, name)
+				}
+			}
+		}
+		if len(names) == 0 {
+			continue
+		}
+		sort.Strings(names)
+		def := r.Backend
+		if def == Container {
+			def = container
+		}
+		i := sort.SearchStrings(names, def)
+		if i == len(names) || names[i] != def {
+			def = names[0]
+		} else {
+			names = append(append([]string{def}, names[:i]...), names[i+1:]...)
+		}
+		rr := *r
+		rr.Backend, rr.Backends = def, names
+		out.byKind[k] = &rr
+	}
+	return out
+}
+
+// Runs reports whether backend runs kind.
+func (r *Runtime) Runs(backend string) bool {
+	for _, b := range r.Backends {
+		if b == backend {
+			return true
+		}
+	}
+	return backend == r.Backend
 }

@@ -266,6 +266,12 @@ func (p *Proxy) run(r *http.Request) (int, []byte) {
 		}
 		p.mu.Unlock()
 		go l.kill()
+		// A child killed for memory is the action's fault, and OpenWhisk
+		// says so in these words. The sandbox runs one action, so any OOM
+		// kill in its cgroup is this one.
+		if n := oomKills(); n > 0 {
+			return http.StatusBadGateway, errorBody(msgOOM)
+		}
 		return status, errorBody("command exited")
 	}
 	if !isObjectOrArray(out) {
