@@ -29,6 +29,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run controller and invoker in one process (embedded store, in-memory bus)", runServe},
+		{"controller", "run a cluster controller (REST API, load balancer) over Kafka", runController},
+		{"invoker", "run a cluster invoker over Kafka", runInvoker},
+		{"kafka", "run the embedded Kafka-protocol broker (development and tests)", runKafka},
 		{"action", "manage and invoke actions", runAction},
 		{"activation", "list and read activation records", runActivation},
 		{"bench", "measure the invocation paths side by side", runBench},

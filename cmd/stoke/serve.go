@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,15 +14,16 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/stokehq/stoke/backends/wasm"
-	"github.com/stokehq/stoke/core/bus/memory"
 	"github.com/stokehq/stoke/core/cache"
 	"github.com/stokehq/stoke/core/controller"
 	"github.com/stokehq/stoke/core/entity"
 	"github.com/stokehq/stoke/core/invoker"
+	"github.com/stokehq/stoke/core/metrics"
 	"github.com/stokehq/stoke/core/record"
 	"github.com/stokehq/stoke/core/runtimes"
 	"github.com/stokehq/stoke/core/store/sqlite"
@@ -31,23 +34,27 @@ import (
 // serveConfig is everything `stoke serve` can be told. Each flag can also
 // be set as STOKE_<FLAG> in the environment (--data-dir is STOKE_DATA_DIR).
 type serveConfig struct {
-	host          string
-	port          int
-	dataDir       string
-	pluginDir     string
-	wasmPlugin    bool
-	subjects      multiFlag
-	subjectsFile  string
-	noGuest       bool
-	memoryMB      int
-	pauseGrace    time.Duration
-	keepAlive     time.Duration
-	concurrent    int
-	perMinute     int
-	pprof         bool
-	logLevel      string
-	readyFile     string
-	shutdownGrace time.Duration
+	host             string
+	port             int
+	dataDir          string
+	pluginDir        string
+	runtimesDir      string
+	containerBackend string
+	wasmPlugin       bool
+	subjects         multiFlag
+	subjectsFile     string
+	noGuest          bool
+	memoryMB         int
+	pauseGrace       time.Duration
+	keepAlive        time.Duration
+	concurrent       int
+	perMinute        int
+	pprof            bool
+	logLevel         string
+	readyFile        string
+	shutdownGrace    time.Duration
+	embeddedKafka    bool // cluster.go: serveBus
+	kafka            string
 }
 
 func serveFlags(cfg *serveConfig) *flag.FlagSet {
@@ -55,7 +62,9 @@ func serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.host, "host", "127.0.0.1", "address to listen on")
 	fs.IntVar(&cfg.port, "port", 3233, "port of the REST API")
 	fs.StringVar(&cfg.dataDir, "data-dir", defaultDataDir(), "where the database and compiled modules live")
-	fs.StringVar(&cfg.pluginDir, "plugin-dir", "", "directory of backend plugin binaries (stoke-backend-*)")
+	fs.StringVar(&cfg.pluginDir, "plugin-dir", besideBinary("plugins", ""), "directory of backend plugin binaries (stoke-backend-*); default: plugins next to the stoke binary")
+	fs.StringVar(&cfg.runtimesDir, "runtimes-dir", besideBinary("runtimes", filepath.Join("bin", "runtimes")), "runtime root filesystems for runc (make images)")
+	fs.StringVar(&cfg.containerBackend, "container-backend", "docker", "default backend of the container kinds: docker or runc")
 	fs.BoolVar(&cfg.wasmPlugin, "wasm-plugin", false, "run the wasm backend from --plugin-dir instead of in-process")
 	fs.Var(&cfg.subjects, "subject", "add a subject NAMESPACE:UUID:KEY (repeatable)")
 	fs.StringVar(&cfg.subjectsFile, "subjects-file", "", "file of subjects, one NAMESPACE:UUID:KEY per line")
@@ -69,6 +78,8 @@ func serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.readyFile, "ready-file", "", "write the listening address to this file once serving (for tests and scripts)")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 10*time.Second, "how long to wait for activations in flight at shutdown")
+	fs.BoolVar(&cfg.embeddedKafka, "embedded-kafka", false, "carry activations over Kafka through an embedded broker instead of the in-memory bus")
+	fs.StringVar(&cfg.kafka, "kafka", "", "carry activations over this Kafka cluster (host:port,...) instead of the in-memory bus")
 	return fs
 }
 
@@ -150,15 +161,18 @@ func serve(ctx context.Context, cfg *serveConfig) error {
 		return err
 	}
 	defer closeBackends()
-	loaded := map[string]bool{}
-	for name := range backends {
-		loaded[name] = true
+	kinds, err := backendKinds(ctx, backends)
+	if err != nil {
+		return err
 	}
-	manifest := runtimes.Builtin().Only(loaded)
+	manifest := runtimes.Builtin().Resolve(kinds, cfg.containerBackend)
 
 	records := record.New(db, record.Config{})
-	b := memory.New(0)
-	defer b.Close()
+	b, closeBus, err := serveBus(cfg, log) // cluster.go
+	if err != nil {
+		return err
+	}
+	defer closeBus()
 
 	// The invoker reads zero as "default"; the flag's zero means never.
 	if cfg.pauseGrace == 0 {
@@ -182,6 +196,7 @@ func serve(ctx context.Context, cfg *serveConfig) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/", ctl.Handler())
+	mux.Handle("/metrics", metrics.Handler())
 	if cfg.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -203,11 +218,11 @@ func serve(ctx context.Context, cfg *serveConfig) error {
 	go func() { errc <- srv.Serve(ln) }()
 
 	addr := ln.Addr().String()
-	kinds := []string{}
+	var served []string
 	for _, r := range manifest.All() {
-		kinds = append(kinds, r.Kind)
+		served = append(served, r.Kind+"@"+strings.Join(r.Backends, "|"))
 	}
-	log.Info("stoke serving", "api", "http://"+addr+"/api/v1", "data", cfg.dataDir, "kinds", kinds)
+	log.Info("stoke serving", "api", "http://"+addr+"/api/v1", "data", cfg.dataDir, "kinds", served)
 	if !cfg.noGuest {
 		fmt.Fprintf(os.Stderr, "\nNOTICE: the guest subject uses OpenWhisk's public development key.\n"+
 			"        Anyone who can reach %s can use it. Do not expose this server.\n"+
@@ -292,7 +307,9 @@ func parseSubject(s string) (*entity.Identity, error) {
 }
 
 // loadBackends returns the backends by name: wasm in-process (unless
-// --wasm-plugin) and every plugin in --plugin-dir.
+// --wasm-plugin) and the plugins in --plugin-dir, each configured for this
+// host. A plugin whose engine is missing here (no docker daemon, no runc or
+// not root) fails to start; it is logged and left out.
 func loadBackends(ctx context.Context, cfg *serveConfig, log *slog.Logger) (map[string]sdk.Backend, func(), error) {
 	backends := map[string]sdk.Backend{}
 	var closers []func()
@@ -315,18 +332,29 @@ func loadBackends(ctx context.Context, cfg *serveConfig, log *slog.Logger) (map[
 		backends["wasm"] = b
 	}
 	if cfg.pluginDir != "" {
-		host, err := plugins.Load(ctx, cfg.pluginDir, plugins.Options{Logger: log})
+		paths, err := plugins.Discover(cfg.pluginDir)
 		if err != nil {
 			closeAll()
 			return nil, nil, err
 		}
-		closers = append(closers, func() { host.Close() })
-		for name, b := range host.Backends() {
-			if _, dup := backends[name]; dup {
-				log.Warn("plugin ignored: backend already loaded in-process", "backend", name)
+		env := pluginEnv(cfg)
+		for _, path := range paths {
+			if !cfg.wasmPlugin && filepath.Base(path) == plugins.Prefix+"wasm" {
+				continue // linked in already
+			}
+			p, err := plugins.Launch(ctx, path, plugins.Options{Logger: log, Env: env})
+			if err != nil {
+				log.Warn("backend plugin not loaded", "plugin", path, "err", err)
 				continue
 			}
-			backends[name] = b
+			info, err := p.Info(ctx)
+			if err != nil || backends[info.Name] != nil {
+				log.Warn("backend plugin not loaded", "plugin", path, "err", err, "duplicate", err == nil)
+				p.Close()
+				continue
+			}
+			closers = append(closers, func() { p.Close() })
+			backends[info.Name] = p.Backend()
 		}
 	}
 	if cfg.wasmPlugin && backends["wasm"] == nil {
@@ -334,4 +362,55 @@ func loadBackends(ctx context.Context, cfg *serveConfig, log *slog.Logger) (map[
 		return nil, nil, fmt.Errorf("--wasm-plugin: no stoke-backend-wasm plugin in --plugin-dir %q", cfg.pluginDir)
 	}
 	return backends, closeAll, nil
+}
+
+// pluginEnv configures the container plugins for this host: labels that
+// tell this server's sandboxes from others' (and let a restart remove the
+// ones a crash left), and where the runc root filesystems are.
+func pluginEnv(cfg *serveConfig) []string {
+	abs, _ := filepath.Abs(cfg.dataDir)
+	sum := sha256.Sum256([]byte(abs))
+	host := "stoke.host=" + hex.EncodeToString(sum[:6])
+	env := []string{
+		"STOKE_DOCKER_LABELS=" + host, "STOKE_DOCKER_CLEANUP=true",
+		"STOKE_RUNC_LABELS=" + host,
+	}
+	var kinds []string
+	for kind, name := range map[string]string{"nodejs:20": "nodejs20", "python:3": "python3", "native": "native"} {
+		dir := filepath.Join(cfg.runtimesDir, name, "rootfs")
+		if st, err := os.Stat(dir); err == nil && st.IsDir() {
+			abs, _ := filepath.Abs(dir)
+			kinds = append(kinds, kind+"="+abs)
+		}
+	}
+	if len(kinds) > 0 {
+		sort.Strings(kinds)
+		env = append(env, "STOKE_RUNC_KINDS="+strings.Join(kinds, ","))
+	}
+	return env
+}
+
+// backendKinds asks each backend which kinds it runs.
+func backendKinds(ctx context.Context, backends map[string]sdk.Backend) (map[string][]string, error) {
+	out := make(map[string][]string, len(backends))
+	for name, b := range backends {
+		info, err := b.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("backend %s: %w", name, err)
+		}
+		out[name] = info.Kinds
+	}
+	return out, nil
+}
+
+// besideBinary is dir next to the running binary (bin/plugins next to
+// bin/stoke) if it exists, else fallback.
+func besideBinary(dir, fallback string) string {
+	if exe, err := os.Executable(); err == nil {
+		d := filepath.Join(filepath.Dir(exe), dir)
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			return d
+		}
+	}
+	return fallback
 }

@@ -52,6 +52,13 @@ type ActivationMessage struct {
 	// request's, init parameters included. A JSON object or array.
 	Content    json.RawMessage `json:"content,omitempty"`
 	Controller int             `json:"rootControllerIndex"`
+	// MemoryMB is the action's memory limit, which the balancer charges to
+	// the chosen invoker. Zero: unknown (the balancer's default).
+	MemoryMB int `json:"memoryMB,omitempty"`
+	// Deadline is when the controller stops waiting and completes the
+	// activation itself as a whisk error. An invoker that cannot finish
+	// the action before it (a stale backlog) skips it. Zero: none.
+	Deadline time.Time `json:"deadline,omitzero"`
 }
 
 // Completion tells a controller that an activation ended. For a blocking

@@ -57,6 +57,10 @@ type Config struct {
 	// ConcurrentInvocations in flight per namespace; 0 means
 	// DefaultConcurrentInvocations, negative turns the limit off.
 	ConcurrentInvocations int
+	// CompletionGrace is how long past an action's timeout an activation
+	// may stay without completion before the controller completes it as a
+	// whisk error (default DefaultCompletionGrace).
+	CompletionGrace time.Duration
 
 	Logger *slog.Logger
 }
@@ -78,6 +82,7 @@ type pending struct {
 	namespace string
 	deadline  time.Time // when to stop expecting a completion
 	done      chan *bus.Completion
+	msg       *bus.ActivationMessage // for a forced completion
 }
 
 // New checks cfg and builds a Controller.
@@ -96,6 +101,9 @@ func New(cfg Config) (*Controller, error) {
 	}
 	if cfg.ConcurrentInvocations == 0 {
 		cfg.ConcurrentInvocations = DefaultConcurrentInvocations
+	}
+	if cfg.CompletionGrace <= 0 {
+		cfg.CompletionGrace = DefaultCompletionGrace
 	}
 	if cfg.Balancer == nil {
 		cfg.Balancer = BalancerFunc(func(*bus.ActivationMessage) (int, error) { return 0, nil })
@@ -118,7 +126,7 @@ func New(cfg Config) (*Controller, error) {
 // slots do not leak.
 func (c *Controller) Run(ctx context.Context) error {
 	go func() {
-		t := time.NewTicker(10 * time.Second)
+		t := time.NewTicker(c.sweepEvery())
 		defer t.Stop()
 		for {
 			select {
@@ -154,6 +162,9 @@ func (c *Controller) complete(m *bus.Completion) {
 		return // swept, or answered twice
 	}
 	c.throttle.release(p.namespace)
+	if r, ok := c.cfg.Balancer.(Releaser); ok {
+		r.Release(m.ActivationID, m.SystemError)
+	}
 	if p.done != nil {
 		p.done <- m // buffered 1, and only ever one send
 	}
@@ -169,18 +180,14 @@ func (c *Controller) sweep(now time.Time) {
 		}
 	}
 	c.mu.Unlock()
-	for _, p := range gone {
-		c.throttle.release(p.namespace)
-	}
-	if len(gone) > 0 {
-		c.log.Warn("activations without completion", "count", len(gone))
-	}
+	c.force(gone, now)
 }
 
 // expect registers an activation before it is sent, so that a fast
 // completion cannot overtake it.
-func (c *Controller) expect(id, namespace string, deadline time.Time, blocking bool) *pending {
-	p := &pending{namespace: namespace, deadline: deadline}
+func (c *Controller) expect(m *bus.ActivationMessage, namespace string, deadline time.Time, blocking bool) *pending {
+	id := m.ActivationID
+	p := &pending{namespace: namespace, deadline: deadline, msg: m}
 	if blocking {
 		p.done = make(chan *bus.Completion, 1)
 	}
@@ -198,5 +205,8 @@ func (c *Controller) forget(id string) {
 	c.mu.Unlock()
 	if ok {
 		c.throttle.release(p.namespace)
+	}
+	if r, ok := c.cfg.Balancer.(Releaser); ok {
+		r.Forget(id)
 	}
 }

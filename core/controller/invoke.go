@@ -13,11 +13,8 @@ import (
 
 	"github.com/stokehq/stoke/core/bus"
 	"github.com/stokehq/stoke/core/entity"
+	"github.com/stokehq/stoke/core/metrics"
 )
-
-// completionGrace is how long past an action's timeout the controller
-// keeps expecting its completion before it frees the concurrency slot.
-const completionGrace = time.Minute
 
 // activationIDHeader is on every invoke response (OpenWhisk Entities.scala).
 const activationIDHeader = "x-openwhisk-activation-id"
@@ -82,6 +79,7 @@ func (c *Controller) invoke(q *request, name string) {
 
 	now := time.Now()
 	if err := c.throttle.acquire(q.id.Namespace, now); err != nil {
+		metrics.Throttled(q.id.Namespace)
 		q.fail(c, err)
 		return
 	}
@@ -98,6 +96,8 @@ func (c *Controller) invoke(q *request, name string) {
 		Blocking:      blocking,
 		Content:       content,
 		Controller:    c.cfg.ID,
+		MemoryMB:      a.Limits.Memory,
+		Deadline:      now.Add(a.Limits.TimeoutDuration() + c.cfg.CompletionGrace),
 	}
 	invoker, err := c.cfg.Balancer.Invoker(msg)
 	if err != nil {
@@ -110,14 +110,19 @@ func (c *Controller) invoke(q *request, name string) {
 		q.fail(c, errorf(http.StatusServiceUnavailable, msgOverloaded))
 		return
 	}
-	p := c.expect(id, q.id.Namespace, now.Add(a.Limits.TimeoutDuration()+completionGrace), blocking)
+	p := c.expect(msg, q.id.Namespace, msg.Deadline, blocking)
 	q.w.Header().Set(activationIDHeader, id)
 	if err := c.cfg.Bus.SendActivation(ctx, invoker, msg); err != nil {
 		c.forget(id)
+		if errors.Is(err, bus.ErrTooLarge) {
+			q.fail(c, errorf(http.StatusRequestEntityTooLarge, "The request content was too large for the bus: %v", err))
+			return
+		}
 		c.log.Error("send activation", "tid", msg.TransactionID, "invoker", invoker, "err", err)
 		q.fail(c, errorf(http.StatusServiceUnavailable, msgOverloaded))
 		return
 	}
+	metrics.Accepted(q.id.Namespace)
 	if !blocking {
 		writeJSON(q.w, http.StatusAccepted, activationIDBody{id})
 		return

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stokehq/stoke/core/bus"
 	"github.com/stokehq/stoke/core/entity"
+	"github.com/stokehq/stoke/core/metrics"
 	"github.com/stokehq/stoke/core/pool"
 	"github.com/stokehq/stoke/core/runtimes"
 	"github.com/stokehq/stoke/core/store"
@@ -34,10 +36,12 @@ type job struct {
 	act     *entity.Action
 	rt      *runtimes.Runtime
 	be      *backend
+	kind    string // the pool kind (see Invoker.runtimeFor)
 	ns      string // invoking namespace
 	value   json.RawMessage
 	initEnv map[string]string // init parameters, stringified
 	placed  chan pool.Decision
+	start   pool.Kind // how it was placed (warm, prewarm, cold), for metrics
 }
 
 // handle runs one activation to its end: every path ends in a completion
@@ -57,6 +61,7 @@ func (inv *Invoker) handle(m *bus.ActivationMessage) {
 		}
 		return
 	}
+	metrics.Received(m.Start)
 	j := &job{msg: m, ns: m.User.Namespace, value: bytes.TrimSpace(m.Content)}
 	if j.ns == "" {
 		j.ns = m.Namespace
@@ -79,8 +84,12 @@ func (inv *Invoker) handle(m *bus.ActivationMessage) {
 		return
 	}
 	j.act = act
+	if stale(m, act, time.Now()) {
+		inv.fail(m, act, entity.StatusWhiskError, msgStale)
+		return
+	}
 	var ok bool
-	if j.rt, j.be, ok = inv.runtime(act.Exec.Kind); !ok {
+	if j.rt, j.be, j.kind, ok = inv.runtimeFor(act); !ok {
 		inv.fail(m, act, entity.StatusWhiskError, msgIncompatible)
 		return
 	}
@@ -173,7 +182,7 @@ func (inv *Invoker) execute(j *job) {
 	}
 	req := pool.Request{
 		Key:      pool.Key{Namespace: j.ns, Action: a.FullName(), Version: a.Version, Digest: a.Exec.Digest},
-		Kind:     a.Exec.Kind,
+		Kind:     j.kind,
 		MemoryMB: mem,
 		Max:      a.Limits.Concurrency,
 		CanPause: j.be.caps.Pause,
@@ -186,7 +195,7 @@ func (inv *Invoker) execute(j *job) {
 		}
 		if d.Kind == pool.Cold {
 			var err error
-			s, err = inv.create(inv.base, j.be, d.Sandbox, req.Kind, mem, &req.Key, stringAnnotations(a.Annotations))
+			s, err = inv.create(inv.base, j.be, d.Sandbox, a.Exec.Kind, mem, &req.Key, stringAnnotations(a.Annotations))
 			if err != nil {
 				inv.release(d.Sandbox, false)
 				code, msg := entity.StatusWhiskError, msgProvision
@@ -219,7 +228,10 @@ func (inv *Invoker) execute(j *job) {
 			inv.pool.Resumed(d.Sandbox)
 			inv.mu.Unlock()
 		}
-		inv.activate(j, d.Sandbox, s, d.Kind == pool.Warm)
+		j.start = d.Kind
+		if inv.activate(j, d.Sandbox, s, d.Kind == pool.Warm, attempt >= 2) {
+			continue // the sandbox was shutting down: run on another
+		}
 		return
 	}
 }
@@ -303,7 +315,11 @@ func (inv *Invoker) release(id pool.ID, keep bool) {
 
 // activate runs /init (unless warm) and /run, completes the activation,
 // then collects its logs and writes its record.
-func (inv *Invoker) activate(j *job, id pool.ID, s *slot, warm bool) {
+//
+// It returns true, having completed nothing, when the sandbox answered 503
+// ("shutting down", reference/openwhisk.md §1.1) and this is not the last
+// attempt: the sandbox is destroyed and the caller places the job again.
+func (inv *Invoker) activate(j *job, id pool.ID, s *slot, warm, last bool) (again bool) {
 	a, m := j.act, j.msg
 	ctx := inv.base
 	timeout := a.Limits.TimeoutDuration()
@@ -328,7 +344,7 @@ func (inv *Invoker) activate(j *job, id pool.ID, s *slot, warm bool) {
 			} else {
 				inv.fail(m, a, entity.StatusWhiskError, msgNotFetched)
 			}
-			return
+			return false
 		}
 		body, err := sdk.InitBody(&sdk.Init{Name: a.Name, Main: mainOf(a), Binary: a.Exec.Binary, Code: code, Env: j.initEnvWith(initStart.Add(timeout))})
 		if err != nil {
@@ -369,6 +385,13 @@ func (inv *Invoker) activate(j *job, id pool.ID, s *slot, warm bool) {
 		}
 	}
 	end := time.Now()
+	if o.reschedule && !last {
+		inv.log.Info("sandbox shutting down; rescheduling", "activation", m.ActivationID)
+		inv.release(id, false)
+		inv.wg.Add(1)
+		go inv.destroy(s)
+		return true
+	}
 
 	start := runStart
 	if !warm {
@@ -387,14 +410,27 @@ func (inv *Invoker) activate(j *job, id pool.ID, s *slot, warm bool) {
 		seq = s.logs.reserve()
 	}
 	inv.release(id, o.keep)
-	inv.complete(m, rec)
+	if o.lost {
+		// The sandbox died under the call. Its logs may end with the
+		// backend's OOM line, which OpenWhisk reports as the result; the
+		// sandbox is lost anyway, so waiting for them costs nothing.
+		rec.Logs = inv.collect(j, s, seq, o)
+		if oomKilled(rec.Logs) {
+			rec.Response = entity.NewResponse(entity.StatusDeveloperError, entity.ErrorResult(sdk.OOMLine))
+		}
+		inv.complete(m, rec)
+	} else {
+		inv.complete(m, rec)
+		rec.Logs = inv.collect(j, s, seq, o)
+	}
+	inv.observe(j, o.code, start.Sub(m.Start), initTime, end.Sub(runStart), ran)
 
-	rec.Logs = inv.collect(j, s, seq, o)
 	if !o.keep {
 		inv.wg.Add(1)
 		go inv.destroy(s)
 	}
 	inv.cfg.Records.Write(rec)
+	return false
 }
 
 // collect returns the activation's formatted logs.
@@ -475,4 +511,15 @@ func stringAnnotations(kv entity.KeyValues) map[string]string {
 		out[p.Key] = s
 	}
 	return out
+}
+
+// oomKilled reports whether a sandbox's last log lines say the backend saw
+// it killed for memory.
+func oomKilled(logs []string) bool {
+	for i := len(logs) - 1; i >= 0 && i >= len(logs)-3; i-- {
+		if strings.HasSuffix(logs[i], "stderr: "+sdk.OOMLine) {
+			return true
+		}
+	}
+	return false
 }

@@ -12,15 +12,18 @@ package invoker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/stokehq/stoke/core/bus"
 	"github.com/stokehq/stoke/core/entity"
+	"github.com/stokehq/stoke/core/metrics"
 	"github.com/stokehq/stoke/core/pool"
 	"github.com/stokehq/stoke/core/runtimes"
 	"github.com/stokehq/stoke/core/store"
@@ -67,6 +70,7 @@ type backend struct {
 	b      sdk.Backend
 	dialer sdk.Dialer
 	caps   sdk.Capabilities
+	kinds  map[string]bool // the kinds its Info declares
 }
 
 // Invoker runs activations for one invoker id. Create it with New.
@@ -109,6 +113,7 @@ func New(cfg Config) (*Invoker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Records = withDurableCompletions(cfg.Records) // durable.go
 	inv := &Invoker{
 		cfg:   cfg,
 		log:   cfg.Logger.With("invoker", cfg.ID),
@@ -124,7 +129,11 @@ func New(cfg Config) (*Invoker, error) {
 			return nil, fmt.Errorf("invoker: backend %q info: %w", name, err)
 		}
 		d, _ := b.(sdk.Dialer)
-		inv.be[name] = &backend{name: name, b: b, dialer: d, caps: info.Capabilities}
+		kinds := make(map[string]bool, len(info.Kinds))
+		for _, k := range info.Kinds {
+			kinds[k] = true
+		}
+		inv.be[name] = &backend{name: name, b: b, dialer: d, caps: info.Capabilities, kinds: kinds}
 	}
 	var stems []pool.StemCell
 	for _, rt := range cfg.Manifest.All() {
@@ -144,18 +153,42 @@ func New(cfg Config) (*Invoker, error) {
 		return nil, fmt.Errorf("invoker: %w", err)
 	}
 	inv.pool = p
+	metrics.WatchPool(cfg.ID, inv.poolMetrics)
 	inv.base, inv.cancel = context.WithCancel(context.Background())
 	return inv, nil
 }
 
 // runtime resolves a kind to its runtime and backend.
+//
+// kind is a pool kind: the runtime kind, or "kind@backend" for a sandbox
+// on a backend other than the kind's default (see runtimeFor).
 func (inv *Invoker) runtime(kind string) (*runtimes.Runtime, *backend, bool) {
+	kind, name, alt := strings.Cut(kind, "@")
 	rt, ok := inv.cfg.Manifest.Lookup(kind)
 	if !ok {
 		return nil, nil, false
 	}
-	be := inv.be[rt.Backend]
-	return rt, be, be != nil
+	if !alt {
+		name = rt.Backend
+	}
+	be := inv.be[name]
+	return rt, be, be != nil && (!alt || be.kinds[kind])
+}
+
+// runtimeFor is the runtime and backend of an action: its kind's default
+// backend, or the one its "backend" annotation names if that one runs the
+// kind. It also returns the pool kind, which keeps sandboxes of different
+// backends apart (a docker stem cell must not serve a runc action).
+func (inv *Invoker) runtimeFor(a *entity.Action) (*runtimes.Runtime, *backend, string, bool) {
+	kind := a.Exec.Kind
+	var want string
+	if v := a.Annotations.Get(runtimes.BackendAnnotation); len(v) > 0 && json.Unmarshal(v, &want) == nil && want != "" {
+		if rt, ok := inv.cfg.Manifest.Lookup(kind); ok && want != rt.Backend {
+			kind += "@" + want
+		}
+	}
+	rt, be, ok := inv.runtime(kind)
+	return rt, be, kind, ok
 }
 
 // Prepare lets the backend of a's kind do per-code work ahead of the first
@@ -165,7 +198,7 @@ func (inv *Invoker) Prepare(ctx context.Context, a *entity.Action) error {
 	if a == nil {
 		return errors.New("invoker: prepare: nil action")
 	}
-	_, be, ok := inv.runtime(a.Exec.Kind)
+	_, be, _, ok := inv.runtimeFor(a)
 	if !ok {
 		return fmt.Errorf("invoker: prepare %s: no backend for kind %q", a.FullName(), a.Exec.Kind)
 	}
@@ -197,6 +230,8 @@ func (inv *Invoker) Run(ctx context.Context) error {
 	inv.replenish()
 	inv.wg.Add(1)
 	go inv.janitor(ctx)
+	inv.wg.Add(1)
+	go inv.heartbeat(ctx)
 	err := inv.cfg.Bus.ConsumeActivations(ctx, inv.cfg.ID, func(m *bus.ActivationMessage) {
 		if m == nil {
 			return

@@ -85,6 +85,7 @@ func (inv *Invoker) fail(m *bus.ActivationMessage, a *entity.Action, code int, m
 		}
 	}
 	inv.complete(m, rec)
+	inv.observeFailure(m, a, ns, code)
 	inv.cfg.Records.Write(rec)
 }
 
@@ -102,9 +103,14 @@ func (inv *Invoker) complete(m *bus.ActivationMessage, rec *entity.Activation) {
 		cp.Logs = []string{}
 		c.Activation = &cp
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(inv.base), 10*time.Second)
-	defer cancel()
-	if err := inv.cfg.Bus.SendCompletion(ctx, m.Controller, c); err != nil {
-		inv.log.Warn("send completion", "activation", m.ActivationID, "controller", m.Controller, "err", err)
+	send := func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(inv.base), 10*time.Second)
+		defer cancel()
+		if err := inv.cfg.Bus.SendCompletion(ctx, m.Controller, c); err != nil {
+			inv.log.Warn("send completion", "activation", m.ActivationID, "controller", m.Controller, "err", err)
+		}
+	}
+	if m.Blocking || !hold(inv.cfg.Records, m.ActivationID, send) {
+		send()
 	}
 }
