@@ -433,26 +433,29 @@ func (inv *Invoker) activate(j *job, id pool.ID, s *slot, warm, last bool) (agai
 	return false
 }
 
-// collect returns the activation's formatted logs.
+// collect returns the activation's formatted logs. It waits for them as
+// OpenWhisk does: while lines keep coming (LogWait without one ends it),
+// at most max(log limit in MB, 5) × 2 s in all.
 func (inv *Invoker) collect(j *job, s *slot, seq int, o outcome) []string {
+	limit := j.act.Limits.Logs << 20
 	if s.logs == nil {
 		return []string{}
 	}
-	wait := inv.cfg.LogWait
+	idle := inv.cfg.LogWait
 	if !j.rt.Sentinels {
-		wait = 0
+		idle = 0
 	} else if o.code == entity.StatusDeveloperError {
 		// The proxy may never write the sentinels after a crash or a
 		// timeout; OpenWhisk does not wait for them then.
-		wait = min(wait, 200*time.Millisecond)
+		idle = min(idle, 200*time.Millisecond)
 	}
-	lines, complete := s.logs.take(seq, wait)
-	limit := j.act.Limits.Logs << 20
+	total := time.Duration(max(j.act.Limits.Logs, 5)) * 2 * time.Second
+	lines, complete := s.logs.take(seq, idle, total, max(limit, 0))
 	if limit <= 0 {
 		return []string{}
 	}
 	extra := ""
-	if !complete && j.rt.Sentinels && o.code == entity.StatusDeveloperError {
+	if !complete && j.rt.Sentinels {
 		extra = msgLogsMissing
 	}
 	return formatLogs(lines, limit, extra)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stokehq/stoke/core/entity"
 	"github.com/stokehq/stoke/sdk"
 )
 
@@ -17,6 +18,7 @@ import (
 type logReader struct {
 	mu        sync.Mutex
 	cur       []sdk.LogLine
+	curBytes  int // text bytes in cur, dropped lines included
 	sentinels int
 	completed int // frames completed so far
 	frames    map[int][]sdk.LogLine
@@ -50,11 +52,16 @@ func (r *logReader) read(ctx context.Context, s sdk.LogStream) {
 				}
 				delete(r.gone, r.completed)
 				r.completed++
-				r.cur, r.sentinels = nil, 0
+				r.cur, r.curBytes, r.sentinels = nil, 0, 0
 				r.notify()
 			}
 		} else {
-			r.cur = append(r.cur, l)
+			// Keep what the largest log limit can show, and count the
+			// rest, so a flood cannot exhaust the invoker's memory.
+			if r.curBytes <= maxFrameBytes {
+				r.cur = append(r.cur, l)
+			}
+			r.curBytes += len(l.Text)
 		}
 		r.mu.Unlock()
 	}
@@ -73,11 +80,20 @@ func (r *logReader) reserve() int {
 	return n
 }
 
-// take returns frame seq, waiting up to wait for it. If it does not come
-// (no sentinels, a crashed action, the stream ended), it returns what has
-// been written since the last complete frame and complete=false.
-func (r *logReader) take(seq int, wait time.Duration) (lines []sdk.LogLine, complete bool) {
-	var timer <-chan time.Time
+// maxFrameBytes bounds the log text kept for one activation: the largest
+// log limit plus room for the line that crosses it.
+const maxFrameBytes = (entity.MaxLogs << 20) + 64<<10
+
+// take returns frame seq. It waits while logs keep coming, giving up after
+// idle without a new line or after total in all, and stops early once the
+// frame holds more than limit bytes (the rest would be cut anyway). If the
+// frame does not end (no sentinels, a crashed action, the stream ended),
+// it returns what has been written since the last complete frame and
+// complete=false.
+func (r *logReader) take(seq int, idle, total time.Duration, limit int) (lines []sdk.LogLine, complete bool) {
+	now := time.Now()
+	end, quiet := now.Add(total), now.Add(idle)
+	progress := -1
 	for {
 		r.mu.Lock()
 		if l, ok := r.frames[seq]; ok {
@@ -85,11 +101,22 @@ func (r *logReader) take(seq int, wait time.Duration) (lines []sdk.LogLine, comp
 			r.mu.Unlock()
 			return l, true
 		}
-		if r.done || wait <= 0 {
+		now = time.Now()
+		if p := r.curBytes + r.completed<<32; p != progress {
+			progress, quiet = p, now.Add(idle)
+		}
+		over := seq == r.completed && r.curBytes > limit
+		if r.done || idle <= 0 || over || now.After(end) || now.After(quiet) {
 			l := r.cur
 			if seq == r.completed {
-				r.cur, r.sentinels = nil, 0
-				r.completed++ // this frame is over as far as anyone can tell
+				r.cur = nil
+				if r.sentinels > 0 || over || r.done {
+					// This frame is over as far as anyone can tell: the
+					// reader drops the rest of it up to its sentinels.
+					r.gone[seq] = true
+				} else {
+					r.curBytes, r.completed = 0, r.completed+1
+				}
 			} else if seq > r.completed {
 				r.gone[seq] = true
 				l = nil
@@ -99,15 +126,11 @@ func (r *logReader) take(seq int, wait time.Duration) (lines []sdk.LogLine, comp
 		}
 		ch := r.changed
 		r.mu.Unlock()
-		if timer == nil {
-			t := time.NewTimer(wait)
-			defer t.Stop()
-			timer = t.C
-		}
+		// Lines do not signal (that would cost every line a wake-up);
+		// frames do. Between frames, look again every few milliseconds.
 		select {
 		case <-ch:
-		case <-timer:
-			wait = 0
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }

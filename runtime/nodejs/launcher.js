@@ -110,6 +110,18 @@ async function invoke(line) {
   }
 }
 
+// drained resolves once everything the action wrote to stdout and stderr
+// has left the process: writes to pipes are asynchronous in Node.js, and
+// the proxy writes its log sentinels as soon as it has the result, so an
+// undrained tail would land after them, in the next activation's logs.
+function drained() {
+  const flush = (stream) => new Promise((resolve) => {
+    if (!stream.writableNeedDrain && stream.writableLength === 0) return resolve();
+    stream.write('', () => resolve());
+  });
+  return Promise.all([flush(process.stdout), flush(process.stderr)]);
+}
+
 // Results leave in request order: the proxy matches them first in, first
 // out.
 let tail = Promise.resolve();
@@ -117,6 +129,9 @@ const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity 
 rl.on('line', (line) => {
   if (line.trim() === '') return;
   const pending = invoke(line);
-  tail = tail.then(() => pending).then(send);
+  tail = tail.then(() => pending).then(async (result) => {
+    await drained();
+    send(result);
+  });
 });
 rl.on('close', () => tail.then(() => process.exit(0)));
