@@ -37,6 +37,10 @@ examples: deps ## build the example wasm actions into bin/examples
 run: build examples images ## build, then start `stoke serve` on embedded defaults (port 3233)
 	$(BIN)/stoke serve --port $(PORT) --data-dir $(DATA_DIR)
 
+bench: build examples images ## measure every path side by side: table, bench-out/bench.json, bench-out/latency.svg
+	@mkdir -p bench-out
+	$(BIN)/stoke bench --json bench-out/bench.json --svg bench-out/latency.svg $(BENCHFLAGS)
+
 test: deps images ## run every test (docker and runc tests need root and a docker engine)
 	$(GO) vet ./...
 	$(GOTEST) $(TESTFLAGS) ./...
@@ -58,4 +62,4 @@ generate: ## regenerate the plugin gRPC code (needs protoc, protoc-gen-go, proto
 clean: ## remove build output (keeps $(DATA_DIR))
 	rm -rf $(BIN)
 
-.PHONY: help deps build images examples run test check fuzz generate clean
+.PHONY: help deps build images examples run bench test check fuzz generate clean

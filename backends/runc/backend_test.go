@@ -434,10 +434,14 @@ func TestOrphans(t *testing.T) {
 	if _, err := os.Stat(crashed.bundleOf(orphan.sb.ID).dir); !os.IsNotExist(err) {
 		t.Errorf("orphan's bundle still there: %v", err)
 	}
-	// The other host's sandbox is listed and can be destroyed from here,
-	// as a host does with leftovers it finds by List.
-	sbs, err := b.List(ctx, map[string]string{"host": "h2"})
-	if err != nil || len(sbs) != 1 {
+	// A backend lists only its own host's sandboxes: h1 does not see h2's.
+	if sbs, err := b.List(ctx, map[string]string{"host": "h2"}); err != nil || len(sbs) != 0 {
+		t.Fatalf("h1 listing h2's sandboxes: %v %v", sbs, err)
+	}
+	// h2's own view lists it, and a sandbox found by List can be
+	// destroyed, as a host does with the leftovers it finds.
+	sbs, err := other.List(ctx, nil)
+	if err != nil || len(sbs) != 1 || sbs[0].ID != foreign.sb.ID {
 		t.Fatalf("list h2: %v %v", sbs, err)
 	}
 	if err := b.Destroy(ctx, sbs[0].ID); err != nil {

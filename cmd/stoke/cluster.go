@@ -26,6 +26,7 @@ import (
 	"github.com/stokehq/stoke/core/cache"
 	"github.com/stokehq/stoke/core/controller"
 	"github.com/stokehq/stoke/core/invoker"
+	"github.com/stokehq/stoke/core/metrics"
 	"github.com/stokehq/stoke/core/record"
 	"github.com/stokehq/stoke/core/runtimes"
 	"github.com/stokehq/stoke/core/store"
@@ -201,6 +202,7 @@ func runController(ctx context.Context, args []string) error {
 	grace := fs.Duration("completion-grace", time.Minute, "how long past an action's timeout to wait for its completion before completing it as a whisk error")
 	offline := fs.Duration("offline-after", 10*time.Second, "an invoker without a ping for this long gets no activations")
 	cacheLife := fs.Duration("cache-life", clusterCacheLife, "how long a cached action or identity is served before the store is read again")
+	containerBackend := fs.String("container-backend", "docker", "default backend of the container kinds: docker or runc (as the invokers')")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -231,7 +233,7 @@ func runController(ctx context.Context, args []string) error {
 	}
 	bal := balancer.New(balancer.Config{Controllers: *controllers, OfflineAfter: *offline, Logger: log})
 	ctl, err := controller.New(controller.Config{
-		ID: cf.id, Bus: b, Store: st, Manifest: runtimes.Builtin(), Balancer: bal, Logger: log,
+		ID: cf.id, Bus: b, Store: st, Manifest: clusterManifest(*containerBackend), Balancer: bal, Logger: log,
 		ConcurrentInvocations: sc.concurrent, InvocationsPerMinute: sc.perMinute, CompletionGrace: *grace,
 	})
 	if err != nil {
@@ -241,7 +243,10 @@ func runController(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: ctl.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", ctl.Handler())
+	mux.Handle("/metrics", metrics.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -276,7 +281,9 @@ func runInvoker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("invoker", flag.ContinueOnError)
 	cf.register(fs)
 	fs.StringVar(&sc.dataDir, "data-dir", defaultDataDir(), "where compiled modules are cached")
-	fs.StringVar(&sc.pluginDir, "plugin-dir", "", "directory of backend plugin binaries (stoke-backend-*)")
+	fs.StringVar(&sc.pluginDir, "plugin-dir", besideBinary("plugins", ""), "directory of backend plugin binaries (stoke-backend-*); default: plugins next to the stoke binary")
+	fs.StringVar(&sc.runtimesDir, "runtimes-dir", besideBinary("runtimes", filepath.Join("bin", "runtimes")), "runtime root filesystems for runc (make images)")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on this address (host:port)")
 	fs.BoolVar(&sc.wasmPlugin, "wasm-plugin", false, "run the wasm backend from --plugin-dir instead of in-process")
 	fs.StringVar(&sc.containerBackend, "container-backend", "docker", "default backend of the container kinds: docker or runc")
 	fs.IntVar(&sc.memoryMB, "memory", 2048, "memory budget of the invoker's sandboxes, MiB")
@@ -326,8 +333,17 @@ func runInvoker(ctx context.Context, args []string) error {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- inv.Run(runCtx) }()
+	if *metricsAddr != "" {
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		msrv := &http.Server{Handler: metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		defer msrv.Close()
+		go func() { errc <- msrv.Serve(ln) }()
+	}
 	log.Info("invoker running", "kafka", cf.kafka, "memoryMB", sc.memoryMB)
 	if err := writeReady(cf.readyFile, fmt.Sprint(cf.id)); err != nil {
 		return err
@@ -347,4 +363,20 @@ func runInvoker(ctx context.Context, args []string) error {
 		log.Warn("flush activation records", "err", err)
 	}
 	return runErr
+}
+
+// clusterManifest is the controller's view of the kinds: it validates
+// actions for invokers it does not see, so it assumes the backends Stoke
+// ships (wasm, docker, runc), with containerBackend the default of the
+// container kinds, as the invokers are told.
+func clusterManifest(containerBackend string) *runtimes.Manifest {
+	var containers []string
+	for _, r := range runtimes.Builtin().All() {
+		if r.Backend == runtimes.Container {
+			containers = append(containers, r.Kind)
+		}
+	}
+	return runtimes.Builtin().Resolve(map[string][]string{
+		"wasm": {"wasm"}, "docker": containers, "runc": containers,
+	}, containerBackend)
 }

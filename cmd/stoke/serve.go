@@ -174,6 +174,10 @@ func serve(ctx context.Context, cfg *serveConfig) error {
 	}
 	defer closeBus()
 
+	// The controller reads zero as "default"; the flag's zero means off.
+	if cfg.concurrent == 0 {
+		cfg.concurrent = -1
+	}
 	// The invoker reads zero as "default"; the flag's zero means never.
 	if cfg.pauseGrace == 0 {
 		cfg.pauseGrace = -1
