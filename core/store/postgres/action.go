@@ -71,7 +71,7 @@ func (db *DB) PutAction(ctx context.Context, a *entity.Action, rev int64) error 
 	// The digest is always recomputed: a caller that read an action,
 	// changed its code and put it back would otherwise store the old
 	// digest, and every compiled-module cache keyed by it would go stale.
-	digest := Digest(a.Exec.Code)
+	digest := store.Digest(a.Exec.Code)
 	meta := *a
 	meta.Exec.Code = ""
 	meta.Exec.Digest = digest
@@ -130,7 +130,7 @@ func (db *DB) DeleteAction(ctx context.Context, namespace, name string) (*entity
 // without code. limit 0 means entity.DefaultListLimit; pages are capped at
 // entity.MaxListLimit.
 func (db *DB) ListActions(ctx context.Context, namespace string, skip, limit int) ([]*entity.Action, error) {
-	skip, limit, err := page(skip, limit)
+	skip, limit, err := store.Page(skip, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list actions %s: %w", namespace, err)
 	}

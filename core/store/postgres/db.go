@@ -16,15 +16,12 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/stokehq/stoke/core/entity"
 	"github.com/stokehq/stoke/core/store"
 )
 
@@ -75,28 +72,6 @@ func (db *DB) Close() error {
 // Pool is the connection pool, for health checks and metrics.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
-// Digest is the hex SHA-256 of code, the value of Exec.Digest (the same
-// as the sqlite store's, so that compiled-module caches agree).
-func Digest(code string) string {
-	sum := sha256.Sum256([]byte(code))
-	return hex.EncodeToString(sum[:])
-}
-
-// page validates skip and limit and applies the list defaults: a limit of
-// 0 means entity.DefaultListLimit, and no page is larger than
-// entity.MaxListLimit (OpenWhisk's query-limit).
-func page(skip, limit int) (int, int, error) {
-	if skip < 0 {
-		return 0, 0, fmt.Errorf("negative skip %d", skip)
-	}
-	if limit < 0 {
-		return 0, 0, fmt.Errorf("negative limit %d", limit)
-	}
-	if limit == 0 {
-		limit = entity.DefaultListLimit
-	}
-	return skip, min(limit, entity.MaxListLimit), nil
-}
 
 // notFound wraps store.ErrNotFound with what was looked up.
 func notFound(what string, key ...string) error {

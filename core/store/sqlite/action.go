@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,11 +50,6 @@ func (db *DB) ActionCode(ctx context.Context, namespace, name string, rev int64)
 	return code, nil
 }
 
-// Digest is the hex SHA-256 of code, the value of Exec.Digest.
-func Digest(code string) string {
-	sum := sha256.Sum256([]byte(code))
-	return hex.EncodeToString(sum[:])
-}
 
 // PutAction creates (rev 0) or replaces (stored revision == rev) an action.
 // It sets a.Rev, a.Updated (now, epoch ms) and a.Exec.Digest.
@@ -72,7 +65,7 @@ func (db *DB) PutAction(ctx context.Context, a *entity.Action, rev int64) error 
 	// The digest is always recomputed: a caller that read an action,
 	// changed its code and put it back would otherwise store the old
 	// digest, and every compiled-module cache keyed by it would go stale.
-	digest := Digest(a.Exec.Code)
+	digest := store.Digest(a.Exec.Code)
 	meta := *a
 	meta.Exec.Code = ""
 	meta.Exec.Digest = digest
@@ -135,7 +128,7 @@ func (db *DB) DeleteAction(ctx context.Context, namespace, name string) (*entity
 // without code. limit 0 means entity.DefaultListLimit; pages are capped at
 // entity.MaxListLimit.
 func (db *DB) ListActions(ctx context.Context, namespace string, skip, limit int) ([]*entity.Action, error) {
-	skip, limit, err := page(skip, limit)
+	skip, limit, err := store.Page(skip, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list actions %s: %w", namespace, err)
 	}

@@ -100,7 +100,7 @@ func where(q store.ActivationQuery) (string, []any, error) {
 // ListActivations returns a page of records, newest first. Limit 0 means
 // entity.DefaultListLimit; pages are capped at entity.MaxListLimit.
 func (db *DB) ListActivations(ctx context.Context, q store.ActivationQuery) ([]*entity.Activation, error) {
-	skip, limit, err := page(q.Skip, q.Limit)
+	skip, limit, err := store.Page(q.Skip, q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list activations %s: %w", q.Namespace, err)
 	}

@@ -20,7 +20,6 @@ import (
 
 	_ "modernc.org/sqlite" // registers driver "sqlite"
 
-	"github.com/stokehq/stoke/core/entity"
 	"github.com/stokehq/stoke/core/store"
 )
 
@@ -141,22 +140,6 @@ func (db *DB) Close() error {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
 	return nil
-}
-
-// page validates skip and limit and applies the list defaults: a limit of
-// 0 means entity.DefaultListLimit, and no page is larger than
-// entity.MaxListLimit (OpenWhisk's query-limit).
-func page(skip, limit int) (int, int, error) {
-	if skip < 0 {
-		return 0, 0, fmt.Errorf("negative skip %d", skip)
-	}
-	if limit < 0 {
-		return 0, 0, fmt.Errorf("negative limit %d", limit)
-	}
-	if limit == 0 {
-		limit = entity.DefaultListLimit
-	}
-	return skip, min(limit, entity.MaxListLimit), nil
 }
 
 // notFound wraps store.ErrNotFound with what was looked up.

@@ -6,8 +6,6 @@ package storetest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -31,10 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 func ctx(t *testing.T) context.Context { return t.Context() }
 
 // Digest is the expected Exec.Digest of code: its hex SHA-256.
-func Digest(code string) string {
-	sum := sha256.Sum256([]byte(code))
-	return hex.EncodeToString(sum[:])
-}
+func Digest(code string) string { return store.Digest(code) }
 
 // NewAction returns a valid action with parameters, annotations and limits
 // set, so that round trips cover every field.
