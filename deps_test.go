@@ -103,3 +103,24 @@ func TestEveryPackageHasDoc(t *testing.T) {
 		}
 	}
 }
+
+// The example plugin shows what a third-party backend needs: the sdk and
+// the standard library, nothing else of Stoke's.
+func TestExamplePluginImportsOnlySDK(t *testing.T) {
+	const example = module + "/examples/process-backend"
+	found := false
+	for _, p := range listPackages(t) {
+		if p.ImportPath != example {
+			continue
+		}
+		found = true
+		for _, imp := range p.Imports {
+			if strings.Contains(strings.Split(imp, "/")[0], ".") && imp != module+"/sdk" {
+				t.Errorf("%s imports %s; the example plugin may import only %s/sdk and the standard library", example, imp, module)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("package %s not found", example)
+	}
+}

@@ -23,6 +23,10 @@ type BackendTarget struct {
 	// Kind is the runtime kind the suite creates sandboxes for; empty
 	// means the first of Info.Kinds.
 	Kind string
+	// Image, when set, is the runtime image every sandbox runs
+	// (sdk.Spec.Image), for container backends: the suite then checks that
+	// image under Kind's fixtures instead of the backend's image for Kind.
+	Image string
 	// Fixtures for the kind; nil means BuiltinFixtures(Kind). Cases whose
 	// fixture is missing are skipped and say so.
 	Fixtures Fixtures
@@ -150,7 +154,7 @@ func (s *bsuite) spec(name string, memMB int, env, labels map[string]string) *sd
 	if memMB == 0 {
 		memMB = s.memoryMB()
 	}
-	return &sdk.Spec{Name: "conformance-" + name, Kind: s.kind, MemoryMB: memMB, Env: env, Labels: l}
+	return &sdk.Spec{Name: "conformance-" + name, Kind: s.kind, Image: s.target.Image, MemoryMB: memMB, Env: env, Labels: l}
 }
 
 // dial connects to a sandbox the way the invoker does.
@@ -400,8 +404,8 @@ func b05(s *bsuite) error {
 	if err := s.b.Resume(c.ctx, sb.ID); err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
-	fx, ok := s.fx["C05"]
-	if !ok {
+	fx, err := s.fx.get(s.kind, "C05")
+	if err != nil {
 		return nil
 	}
 	return c.initRun(sb, fx, "niam", `{"value":{"string":"hello"}}`, 200)
@@ -523,9 +527,9 @@ func b08(s *bsuite) error {
 	if !s.info.Capabilities.MemoryLimit {
 		return skipf("Capabilities.MemoryLimit not declared")
 	}
-	fx, ok := s.fx["B08"]
-	if !ok {
-		return skipf("no fixture for B08 in the %s fixtures", s.kind)
+	fx, err := s.fx.get(s.kind, "B08")
+	if err != nil {
+		return err
 	}
 	c := s.cur
 	small, err := c.create("b08-16", 16, nil)
@@ -546,9 +550,9 @@ func b08(s *bsuite) error {
 }
 
 func b09(s *bsuite) error {
-	fx, ok := s.fx["C23"]
-	if !ok {
-		return skipf("no fixture for C23 (loops forever) in the %s fixtures", s.kind)
+	fx, err := s.fx.get(s.kind, "C23")
+	if err != nil {
+		return err
 	}
 	c := s.cur
 	sb, err := c.create("b09", 0, nil)
@@ -595,9 +599,9 @@ func within(d time.Duration, f func() error) error {
 }
 
 func b10(s *bsuite) error {
-	fx, ok := s.fx["C06"]
-	if !ok {
-		return skipf("no fixture for C06 (echo with logs) in the %s fixtures", s.kind)
+	fx, err := s.fx.get(s.kind, "C06")
+	if err != nil {
+		return err
 	}
 	c := s.cur
 	sb, err := c.create("b10", 0, nil)

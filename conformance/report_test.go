@@ -139,6 +139,15 @@ func TestLoadFixtures(t *testing.T) {
 	if _, err := conformance.LoadFixtures(filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing dir: no error")
 	}
+	skips := t.TempDir()
+	os.WriteFile(filepath.Join(skips, "C14.skip"), []byte("  no exceptions here\n"), 0o644)
+	if fx, err := conformance.LoadFixtures(skips); err != nil || fx["C14"].Skip != "no exceptions here" {
+		t.Errorf("skip file: %+v, %v", fx, err)
+	}
+	os.WriteFile(filepath.Join(skips, "C15.skip"), nil, 0o644)
+	if _, err := conformance.LoadFixtures(skips); err == nil || !strings.Contains(err.Error(), "C15.skip is empty") {
+		t.Errorf("empty skip file: err = %v", err)
+	}
 	bad := t.TempDir()
 	os.WriteFile(filepath.Join(bad, "C05.wat"), []byte("(module (oops"), 0o644)
 	if _, err := conformance.LoadFixtures(bad); err == nil || !strings.Contains(err.Error(), "wat2wasm C05.wat") {
@@ -147,8 +156,37 @@ func TestLoadFixtures(t *testing.T) {
 }
 
 func TestBuiltinFixtures(t *testing.T) {
-	if _, err := conformance.BuiltinFixtures("nodejs:20"); err == nil || !strings.Contains(err.Error(), "LoadFixtures") {
-		t.Errorf("nodejs: err = %v", err)
+	if _, err := conformance.BuiltinFixtures("ruby:3"); err == nil || !strings.Contains(err.Error(), "LoadFixtures") {
+		t.Errorf("ruby: err = %v", err)
+	}
+	// Every case that deploys code has, for every container kind, either
+	// code or a documented reason (ID.skip) why it does not apply.
+	needCode := []string{"C03", "C04", "C05", "C06", "C07", "C08", "C09", "C10", "C12", "C13",
+		"C14", "C15", "C16", "C17", "C18", "C19", "C20", "C21", "C22", "C23", "B08"}
+	for _, kind := range []string{"nodejs:20", "python:3", "native"} {
+		t.Run(kind, func(t *testing.T) {
+			fx, err := conformance.BuiltinFixtures(kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range needCode {
+				f, ok := fx[id]
+				switch {
+				case !ok:
+					t.Errorf("%s: no fixture and no %s.skip", id, id)
+				case f.Source == "" || (f.Code == "" && f.Skip == ""):
+					t.Errorf("%s: empty fixture %+v", id, f)
+				}
+			}
+			if n := len(fx["C21"].Code); n < 500000 {
+				t.Errorf("C21 has %d bytes, want >= 500000", n)
+			}
+			for _, id := range []string{"C12", "C22"} {
+				if !fx[id].Binary {
+					t.Errorf("%s is not a binary (zip) action", id)
+				}
+			}
+		})
 	}
 	t.Run("no wat2wasm", func(t *testing.T) {
 		t.Setenv("PATH", t.TempDir())

@@ -49,13 +49,34 @@ type Features struct {
 	FreshInstance bool
 	// Concurrent: a sandbox accepts overlapping /run calls.
 	Concurrent bool
+	// Ack: the runtime is an ActionLoop image started with OW_WAIT_FOR_ACK,
+	// so its proxy must refuse /init when the child's first line on fd 3
+	// is not {"ok":true} (C18).
+	Ack bool
+	// EchoesBadResult: the runtime writes a last stdout line that is not an
+	// object or array to the logs before refusing it, as OpenWhisk's
+	// docker skeleton does (native mode); C03 then allows that one stdout
+	// line.
+	EchoesBadResult bool
+	// Exceptions: user code can throw, and a thrown exception is an
+	// application error (C14).
+	Exceptions bool
 }
 
 // DefaultFeatures returns the features the built-in runtimes of a kind
 // declare.
 func DefaultFeatures(kind string) Features {
-	if kind == "wasm" {
+	switch builtinDir(kind) {
+	case "nodejs", "python":
+		// Stoke's images set OW_WAIT_FOR_ACK and run one ActionLoop
+		// launcher per sandbox.
+		return Features{Ack: true, Exceptions: true}
+	}
+	switch kind {
+	case "wasm":
 		return Features{WasmABI: true, FreshInstance: true}
+	case "native":
+		return Features{EchoesBadResult: true}
 	}
 	return Features{}
 }
@@ -181,11 +202,7 @@ func (x *caseCtx) cleanup() {
 
 // fixture returns the case's code, or a skip saying it is missing.
 func (x *caseCtx) fixture(id string) (Fixture, error) {
-	fx, ok := x.t.Fixtures[id]
-	if !ok {
-		return Fixture{}, skipf("no fixture for %s in the %s fixtures", id, x.t.Kind)
-	}
-	return fx, nil
+	return x.t.Fixtures.get(x.t.Kind, id)
 }
 
 // box is a sandbox under test with its log collector.
