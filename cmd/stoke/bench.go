@@ -275,6 +275,17 @@ func (b *benchRun) wasmPaths(echo []byte) error {
 		return err
 	}
 	b.add(direct)
+	// The floor any authenticated HTTP API pays on this machine: the same
+	// client, connection reuse and Basic auth, a tiny JSON answer, no
+	// activation. It splits the overhead into transport and platform.
+	floor, err := sequential("api-floor", "GET /namespaces: an authenticated HTTP round trip, no activation", b.cfg.n, func() error {
+		_, err := b.cl.Namespaces(b.ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.add(floor)
 
 	b.step("wasm first invocation: a new action per sample, module compiled at create")
 	var lat []time.Duration
