@@ -47,6 +47,8 @@ func Specs() []Spec {
 				"STOKE_LAUNCHER=/usr/bin/node /stoke/launcher.js",
 				"STOKE_SOURCE_FILE=index.js",
 				"OW_WAIT_FOR_ACK=1",
+				// Start the interpreter with the container, not at /init.
+				"STOKE_PRESTART=1",
 			},
 		},
 		{
@@ -63,6 +65,8 @@ func Specs() []Spec {
 				"STOKE_LAUNCHER=/usr/bin/python3 /stoke/launcher.py",
 				"STOKE_SOURCE_FILE=__main__.py",
 				"OW_WAIT_FOR_ACK=1",
+				// Start the interpreter with the container, not at /init.
+				"STOKE_PRESTART=1",
 			},
 		},
 		{

@@ -5,6 +5,11 @@
 // not load), then reads one /run body per line on stdin and writes one
 // result line per request on fd 3, in request order. Requests start as they
 // arrive, so async actions overlap when the proxy allows concurrency.
+//
+// With no arguments it is prestarted: Node.js starts before the action is
+// known, and the first stdin line says what to load,
+// {"dir", "main", "kind", "env"}, env being the action's whole environment
+// as a list of "K=V" in order.
 'use strict';
 
 const fs = require('fs');
@@ -12,7 +17,8 @@ const path = require('path');
 const Module = require('module');
 const readline = require('readline');
 
-const [dir, mainName, kind] = process.argv.slice(2);
+let [dir, mainName, kind] = process.argv.slice(2);
+const prestarted = dir === undefined;
 const RESULT_FD = 3;
 
 function send(obj) {
@@ -82,14 +88,42 @@ function errorValue(e) {
 }
 
 let main;
-try {
-  main = load();
-} catch (e) {
-  console.error('Error during initialization:', e && e.stack ? e.stack : e);
-  if (process.env.__OW_WAIT_FOR_ACK) send({ error: `Initialization has failed due to: ${errorValue(e)}` });
-  process.exit(1);
+
+function init() {
+  try {
+    main = load();
+  } catch (e) {
+    console.error('Error during initialization:', e && e.stack ? e.stack : e);
+    if (process.env.__OW_WAIT_FOR_ACK) send({ error: `Initialization has failed due to: ${errorValue(e)}` });
+    process.exit(1);
+  }
+  if (process.env.__OW_WAIT_FOR_ACK) send({ ok: true });
 }
-if (process.env.__OW_WAIT_FOR_ACK) send({ ok: true });
+
+// prestartInit takes the load line of a prestarted launcher and makes
+// argv and the environment what a launcher started for this action sees.
+// The inherited environment holds only __OW_* variables, all of which are
+// in msg.env again: clearing it and setting msg.env in order gives the
+// environment, order included, of a launcher started with msg.env.
+function prestartInit(line) {
+  let msg;
+  try {
+    msg = JSON.parse(line);
+  } catch (e) {
+    console.error('Invalid load line:', e.message);
+    process.exit(1);
+  }
+  ({ dir, main: mainName, kind } = msg);
+  process.argv.splice(2, process.argv.length, dir, mainName, kind);
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  for (const kv of msg.env || []) {
+    const i = kv.indexOf('=');
+    process.env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  init();
+}
+
+if (!prestarted) init();
 
 async function invoke(line) {
   let req;
@@ -128,6 +162,7 @@ let tail = Promise.resolve();
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
 rl.on('line', (line) => {
   if (line.trim() === '') return;
+  if (main === undefined) return prestartInit(line);
   const pending = invoke(line);
   tail = tail.then(() => pending).then(async (result) => {
     await drained();

@@ -10,6 +10,10 @@
 // /run with the parameters as argv[1] and takes the last stdout line as the
 // result, like OpenWhisk's docker skeleton.
 //
+// With Prestart, the ActionLoop launcher starts with the proxy, before any
+// action is known, so that /init in a prewarmed sandbox only unpacks the
+// code and tells the running interpreter what to load (prestart.go).
+//
 // The package uses the standard library only: it is linked into a static
 // binary (cmd/stoke-proxy) that is copied into minimal images.
 package proxy

@@ -40,7 +40,21 @@ type launcherCase struct {
 	log     string // stderr must contain this
 }
 
+// runLauncherCases runs every case with a launcher started at /init and
+// with a prestarted one: the two must not differ.
 func runLauncherCases(t *testing.T, opt proxy.Options, cases []launcherCase) {
+	for _, pre := range []bool{false, true} {
+		opt := opt
+		opt.Prestart = pre
+		name := "start"
+		if pre {
+			name = "prestart"
+		}
+		t.Run(name, func(t *testing.T) { runLauncherCasesWith(t, opt, cases) })
+	}
+}
+
+func runLauncherCasesWith(t *testing.T, opt proxy.Options, cases []launcherCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, opt)
@@ -117,6 +131,7 @@ func TestNodeLauncher(t *testing.T) {
 		{name: "zip index.js", archive: []file{{"index.js", `exports.main = () => ({from: "index", cwd: process.cwd() === __dirname})`, 0o644}}, want: `{"from":"index","cwd":true}`},
 		{name: "zip file.func", archive: []file{{"index.js", ``, 0o644}, {"other.js", `exports.niam = () => ({from: "other"})`, 0o644}}, main: "other.niam", want: `{"from":"other"}`},
 		{name: "zip nested", archive: []file{{"other.js", `exports.niam = {xyz: () => ({nested: true})}`, 0o644}}, main: "other.niam.xyz", want: `{"nested":true}`},
+		{name: "startup env", code: `function main() { return {nd: process.noDeprecation === true} }`, env: map[string]string{"NODE_OPTIONS": "--no-deprecation"}, want: `{"nd":true}`},
 		{name: "zip not an action", archive: []file{{"README", `hi`, 0o644}}, init: 502, want: `{"error":"Initialization has failed due to: Error: Zipped actions must contain either package.json or index.js at the root."}`},
 	})
 }
@@ -142,6 +157,7 @@ func TestPythonLauncher(t *testing.T) {
 			env: map[string]string{"SOME_VAR": "xyz", "ANOTHER_VAR": ""}, ctx: map[string]string{"namespace": "zzz"}, want: `{"v":"xyz","e":"","ns":"zzz"}`},
 		{name: "zip", archive: []file{{"__main__.py", "from echo import echo\ndef niam(a):\n    return echo(a)\n", 0o644}, {"echo.py", "def echo(a):\n    return {'echo': a, 'file': open('workfile').read()}\n", 0o644}, {"workfile", "data", 0o644}},
 			main: "niam", input: map[string]any{"k": "v"}, want: `{"echo":{"k":"v"},"file":"data"}`},
+		{name: "startup env", code: "import sys\ndef main(a):\n    return {'b': sys.flags.dont_write_bytecode}\n", env: map[string]string{"PYTHONDONTWRITEBYTECODE": "1"}, want: `{"b":1}`},
 		{name: "zip without main", archive: []file{{"echo.py", "x = 1\n", 0o644}}, init: 502, want: `{"error":"Initialization has failed due to: Zip file does not include __main__.py"}`, log: "Zip file does not include"},
 	})
 }

@@ -53,9 +53,31 @@ func (e *startError) Error() string { return e.msg }
 // startLoop starts argv in dir with exactly env. With ack it waits for the
 // child's {"ok":true} on fd 3; without, it gives the child wait to fail.
 func startLoop(ctx context.Context, argv []string, dir string, env []string, stdout, stderr *os.File, ack bool, wait time.Duration) (*loop, error) {
+	l, ackc, err := spawn(argv, dir, env, stdout, stderr, ack)
+	if err != nil {
+		return nil, err
+	}
+	if !ack {
+		select {
+		case <-l.gone:
+			return nil, &startError{status: 502, msg: "cannot start action: command exited"}
+		case <-time.After(wait):
+			return l, nil
+		}
+	}
+	if err := l.awaitAck(ctx, ackc); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// spawn starts argv with its stdin and fd 3 wired to a new loop. With ack,
+// the channel receives the child's first fd 3 line (its start-up ack): the
+// waiter is queued before anything is read, so the line cannot be missed.
+func spawn(argv []string, dir string, env []string, stdout, stderr *os.File, ack bool) (*loop, chan reply, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		return nil, &startError{status: 502, msg: "cannot start action: " + err.Error()}
+		return nil, nil, &startError{status: 502, msg: "cannot start action: " + err.Error()}
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
@@ -67,12 +89,12 @@ func startLoop(ctx context.Context, argv []string, dir string, env []string, std
 	if err != nil {
 		pr.Close()
 		pw.Close()
-		return nil, &startError{status: 502, msg: "cannot start action: " + err.Error()}
+		return nil, nil, &startError{status: 502, msg: "cannot start action: " + err.Error()}
 	}
 	if err := cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()
-		return nil, &startError{status: 502, msg: "cannot start action: command exited", log: err.Error()}
+		return nil, nil, &startError{status: 502, msg: "cannot start action: command exited", log: err.Error()}
 	}
 	pw.Close() // the child holds the write end; EOF on pr means it is gone
 	l := &loop{cmd: cmd, stdin: stdin, gone: make(chan struct{})}
@@ -86,30 +108,27 @@ func startLoop(ctx context.Context, argv []string, dir string, env []string, std
 		cmd.Wait()
 		close(l.gone)
 	}()
+	return l, ackc, nil
+}
 
-	if !ack {
-		select {
-		case <-l.gone:
-			return nil, &startError{status: 502, msg: "cannot start action: command exited"}
-		case <-time.After(wait):
-			return l, nil
-		}
-	}
+// awaitAck waits for the start-up ack on ackc. On failure the child is
+// killed and the error says why, as an init failure.
+func (l *loop) awaitAck(ctx context.Context, ackc chan reply) error {
 	select {
 	case r := <-ackc:
 		if r.err != nil {
 			l.kill()
-			return nil, &startError{status: 502, msg: "Cannot start action. Check logs for details.",
+			return &startError{status: 502, msg: "Cannot start action. Check logs for details.",
 				log: "Command exited abruptly during initialization."}
 		}
 		if err := checkAck(r.line); err != nil {
 			l.kill()
-			return nil, err
+			return err
 		}
-		return l, nil
+		return nil
 	case <-ctx.Done():
 		l.kill()
-		return nil, &startError{status: 502, msg: "cannot start action: " + ctx.Err().Error()}
+		return &startError{status: 502, msg: "cannot start action: " + ctx.Err().Error()}
 	}
 }
 

@@ -56,6 +56,10 @@ type Options struct {
 	// StartWait is how long a child without ack must survive to count as
 	// started (OpenWhisk: 5 ms).
 	StartWait time.Duration
+	// Prestart starts the launcher when the proxy starts, so /init does not
+	// wait for the interpreter (see prestart.go). It needs a Launcher that
+	// speaks the prestart protocol, and WaitForAck.
+	Prestart bool
 }
 
 // OptionsFromEnv reads the options a runtime image sets:
@@ -66,6 +70,7 @@ type Options struct {
 //	STOKE_ACTION_DIR    action directory (default /action)
 //	OW_WAIT_FOR_ACK     any non-empty value requires the start-up ack
 //	__OW_ALLOW_CONCURRENT  true allows overlapping /run calls
+//	STOKE_PRESTART      1 (true, yes, on) starts the launcher before /init
 func OptionsFromEnv(env []string) (Options, error) {
 	get := func(k string) string { return lookup(env, k) }
 	o := Options{
@@ -75,6 +80,7 @@ func OptionsFromEnv(env []string) (Options, error) {
 		Env:        env,
 		WaitForAck: get("OW_WAIT_FOR_ACK") != "",
 		Concurrent: truthy(get("__OW_ALLOW_CONCURRENT")),
+		Prestart:   truthy(get("STOKE_PRESTART")),
 	}
 	if o.Dir == "" {
 		o.Dir = "/action"

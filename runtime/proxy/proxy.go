@@ -23,6 +23,7 @@ type Proxy struct {
 	initialized bool // an /init succeeded once: no other is accepted
 	initing     bool
 	loop        *loop   // the ActionLoop child, nil once it died
+	pre         *loop   // the prestarted launcher, until an /init takes it
 	native      *native // native mode action
 }
 
@@ -46,17 +47,22 @@ func New(opt Options) (*Proxy, error) {
 	if !opt.Concurrent {
 		p.runs = make(chan struct{}, 1)
 	}
+	if opt.canPrestart() {
+		p.prestart()
+	}
 	return p, nil
 }
 
 // Close kills the child and flushes piped log streams.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
-	l := p.loop
-	p.loop = nil
+	l, pre := p.loop, p.pre
+	p.loop, p.pre = nil, nil
 	p.mu.Unlock()
-	if l != nil {
-		l.kill()
+	for _, l := range []*loop{l, pre} {
+		if l != nil {
+			l.kill()
+		}
 	}
 	p.stdout.close()
 	p.stderr.close()
@@ -189,6 +195,18 @@ func (p *Proxy) start(ctx context.Context, main string, archive bool, env map[st
 		kind := "file"
 		if archive {
 			kind = "archive"
+		}
+		if l := p.takePrestarted(env); l != nil {
+			msg := loadMessage{Dir: p.opt.Dir, Main: main, Kind: kind, Env: environ(env)}
+			if delivered, err := l.load(ctx, msg); delivered {
+				if err != nil {
+					return err
+				}
+				p.mu.Lock()
+				p.loop = l
+				p.mu.Unlock()
+				return nil
+			}
 		}
 		argv = append(append(argv, p.opt.Launcher...), p.opt.Dir, main, kind)
 	} else {

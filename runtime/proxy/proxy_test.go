@@ -438,12 +438,12 @@ func TestUnixSocket(t *testing.T) {
 func TestOptionsFromEnv(t *testing.T) {
 	o, err := proxy.OptionsFromEnv([]string{
 		"STOKE_PROXY_MODE=actionloop", `STOKE_LAUNCHER=["/usr/bin/node","/stoke/launcher.js"]`,
-		"STOKE_SOURCE_FILE=index.js", "OW_WAIT_FOR_ACK=1", "__OW_ALLOW_CONCURRENT=true",
+		"STOKE_SOURCE_FILE=index.js", "OW_WAIT_FOR_ACK=1", "__OW_ALLOW_CONCURRENT=true", "STOKE_PRESTART=1",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Mode != proxy.ModeLoop || len(o.Launcher) != 2 || o.SourceFile != "index.js" || !o.WaitForAck || !o.Concurrent || o.Dir != "/action" {
+	if o.Mode != proxy.ModeLoop || len(o.Launcher) != 2 || o.SourceFile != "index.js" || !o.WaitForAck || !o.Concurrent || !o.Prestart || o.Dir != "/action" {
 		t.Errorf("options = %+v", o)
 	}
 	for _, bad := range [][]string{{"STOKE_PROXY_MODE=weird"}, {"STOKE_LAUNCHER=[oops"}, {"STOKE_SOURCE_FILE=../x"}} {
