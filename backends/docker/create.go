@@ -39,7 +39,8 @@ const maxSocketDir = 107 - 1 - 26 - 1 - len(socketFile)
 
 // imageInfo is what Create needs to know of an image.
 type imageInfo struct {
-	socket bool // the proxy can listen on $STOKE_PROXY_SOCKET
+	socket  bool   // the proxy can listen on $STOKE_PROXY_SOCKET
+	workDir string // where the proxy unpacks the action
 }
 
 // image inspects ref once; later calls hit the cache. Only hits are cached
@@ -56,6 +57,7 @@ func (b *Backend) image(ctx context.Context, ref string) (*imageInfo, error) {
 	if ins.Config != nil {
 		v, ok := ins.Config.Labels[SocketLabel]
 		info.socket = ok && v != "false"
+		info.workDir = ins.Config.WorkingDir
 	}
 	b.images.Store(ref, info)
 	return info, nil
@@ -136,6 +138,12 @@ func (b *Backend) Create(ctx context.Context, spec *sdk.Spec) (*sdk.Sandbox, err
 			return nil, fmt.Errorf("docker: create: socket dir: %w", err)
 		}
 		hc.Binds = []string{dir + ":" + socketMount}
+		// Stoke's proxy unpacks the action into its working directory: a
+		// tmpfs there spares every file the overlay filesystem's cost
+		// (~0.5 ms a file here), and counts against the memory limit.
+		if w := img.workDir; w != "" && w != "/" {
+			hc.Tmpfs = map[string]string{w: "rw,exec,nosuid,nodev,mode=755"}
+		}
 		cfg.Env = append(cfg.Env, "STOKE_PROXY_SOCKET="+socketMount+"/"+socketFile)
 		labels[labelSocketDir] = dir
 	} else {
