@@ -193,6 +193,13 @@ func (inv *Invoker) execute(j *job) {
 		if !ok {
 			return
 		}
+		if d.Kind == pool.Prewarm {
+			// Start the replacement stem cell once this activation has
+			// run: started now, its container and interpreter would take
+			// the CPU from the very /init and /run the hit was meant to
+			// speed up (~30 ms against ~10 ms on 2 cores).
+			defer inv.replenish()
+		}
 		if d.Kind == pool.Cold {
 			var err error
 			s, err = inv.create(inv.base, j.be, d.Sandbox, a.Exec.Kind, mem, &req.Key, stringAnnotations(a.Annotations))
@@ -279,9 +286,6 @@ func (inv *Invoker) acquire(j *job, req pool.Request) (pool.Decision, *slot, boo
 			inv.fail(j.msg, j.act, entity.StatusWhiskError, msgProvision)
 			return d, nil, false
 		}
-	}
-	if d.Kind == pool.Prewarm {
-		inv.replenish() // reserve and start the replacement stem cell
 	}
 	return d, s, true
 }
