@@ -242,7 +242,11 @@ func runBenchSuite(ctx context.Context, cfg *benchConfig, out, progress io.Write
 		if err != nil {
 			return err
 		}
-		werr := writeSVG(bufio.NewWriter(f), b.results)
+		bw := bufio.NewWriter(f)
+		werr := writeSVG(bw, b.results)
+		if werr == nil {
+			werr = bw.Flush()
+		}
 		if err := f.Close(); werr == nil {
 			werr = err
 		}
