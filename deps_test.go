@@ -58,6 +58,10 @@ func TestCoreDoesNotLinkBackends(t *testing.T) {
 			continue
 		}
 		for _, d := range p.Deps {
+			// Backends come from callers (plugins or cmd/ wiring).
+			if strings.HasPrefix(d, module+"/backends/") {
+				t.Errorf("%s depends on %s: take backends from the caller instead", p.ImportPath, d)
+			}
 			for _, bad := range backendOnly {
 				if d == bad || strings.HasPrefix(d, bad+"/") {
 					t.Errorf("%s depends on %s: only backends/ may", p.ImportPath, d)

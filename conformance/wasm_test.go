@@ -2,7 +2,6 @@ package conformance_test
 
 import (
 	"context"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -154,17 +153,4 @@ func TestCheckBackendWasm(t *testing.T) {
 		Backend: newWasm(t), Fixtures: wasmFixtures(t), LogGrace: 20 * time.Millisecond,
 	})
 	wantOnly(t, rep)
-}
-
-// Only test code may link wazero: the library takes backends from callers.
-func TestLibraryDoesNotLinkWazero(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if strings.HasPrefix(dep, "github.com/tetratelabs/wazero") || strings.Contains(dep, "/backends/") {
-			t.Errorf("conformance depends on %s", dep)
-		}
-	}
 }

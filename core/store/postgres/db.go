@@ -72,7 +72,6 @@ func (db *DB) Close() error {
 // Pool is the connection pool, for health checks and metrics.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
-
 // notFound wraps store.ErrNotFound with what was looked up.
 func notFound(what string, key ...string) error {
 	return fmt.Errorf("postgres: %s %s: %w", what, strings.Join(key, "/"), store.ErrNotFound)

@@ -50,7 +50,6 @@ func (db *DB) ActionCode(ctx context.Context, namespace, name string, rev int64)
 	return code, nil
 }
 
-
 // PutAction creates (rev 0) or replaces (stored revision == rev) an action.
 // It sets a.Rev, a.Updated (now, epoch ms) and a.Exec.Digest.
 // Replacing an action that is gone is a conflict too: it changed since
