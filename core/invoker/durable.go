@@ -2,7 +2,6 @@ package invoker
 
 import (
 	"sync"
-	"time"
 
 	"github.com/stokehq/stoke/core/entity"
 )
@@ -13,17 +12,17 @@ import (
 // believes the activation done (OpenWhisk, too, acks after storing). A
 // blocking caller gets its result at once, as before.
 
-// lookuper is a Recorder that can tell whether a record is still queued
+// thener is a Recorder that says when a record is stored
 // (core/record.Writer).
-type lookuper interface {
-	Lookup(namespace, id string) (*entity.Activation, bool)
+type thener interface {
+	WriteThen(a *entity.Activation, stored func())
 }
 
-// durable wraps the Recorder: Write queues the record, then sends the
-// completion held for it once the record has left the queue.
+// durable wraps the Recorder: Write queues the record with the completion
+// held for it, which the recorder sends once the record is stored.
 type durable struct {
 	Recorder
-	look lookuper
+	then thener
 
 	mu   sync.Mutex
 	held map[string]func() // by activation id: send the completion
@@ -32,11 +31,11 @@ type durable struct {
 // withDurableCompletions wraps r when it can report stored records;
 // otherwise completions are sent at once, as before.
 func withDurableCompletions(r Recorder) Recorder {
-	l, ok := r.(lookuper)
+	t, ok := r.(thener)
 	if !ok {
 		return r
 	}
-	return &durable{Recorder: r, look: l, held: map[string]func(){}}
+	return &durable{Recorder: r, then: t, held: map[string]func(){}}
 }
 
 // hold keeps send until the record of id is stored; false if r cannot.
@@ -52,24 +51,15 @@ func hold(r Recorder, id string, send func()) bool {
 }
 
 func (d *durable) Write(a *entity.Activation) {
-	d.Recorder.Write(a)
 	d.mu.Lock()
 	send, ok := d.held[a.ActivationID]
 	delete(d.held, a.ActivationID)
 	d.mu.Unlock()
 	if !ok {
+		d.Recorder.Write(a)
 		return
 	}
-	go func() {
-		// The writer stores a batch every 10 ms; give up waiting (and
-		// send anyway) if the store is down for long.
-		deadline := time.Now().Add(time.Minute)
-		for time.Now().Before(deadline) {
-			if _, queued := d.look.Lookup(a.Namespace, a.ActivationID); !queued {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		send()
-	}()
+	// The recorder calls back on its own goroutine, which must not block:
+	// the send (a bus round trip) goes to its own.
+	d.then.WriteThen(a, func() { go send() })
 }

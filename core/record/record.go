@@ -78,6 +78,7 @@ type Writer struct {
 	room    *sync.Cond // signalled when the queue shrinks
 	queue   []*entity.Activation
 	pending map[string]*entity.Activation // queued or being written, by key
+	then    map[*entity.Activation]func() // WriteThen callbacks
 	closed  bool
 
 	wake chan struct{} // a record arrived
@@ -102,6 +103,7 @@ func New(s store.Store, cfg Config) *Writer {
 		s:       s,
 		cfg:     cfg.withDefaults(),
 		pending: map[string]*entity.Activation{},
+		then:    map[*entity.Activation]func(){},
 		wake:    make(chan struct{}, 1),
 		full:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
@@ -121,9 +123,16 @@ func key(namespace, id string) string { return namespace + "\x00" + id }
 // the caller must not modify it. A record that can never be stored (nil,
 // or without namespace or activation ID), or one written after Close, is
 // logged and discarded.
-func (w *Writer) Write(a *entity.Activation) {
+func (w *Writer) Write(a *entity.Activation) { w.WriteThen(a, nil) }
+
+// WriteThen is Write, and calls stored once the record is in the store, or
+// once it is known never to be (discarded, or lost when Close gives up).
+// stored runs on the writer's goroutine and must not block: it is how a
+// caller acts on durability (send an acknowledgement) without polling.
+func (w *Writer) WriteThen(a *entity.Activation, stored func()) {
 	if a == nil || a.Namespace == "" || a.ActivationID == "" {
 		w.cfg.Log.Error("record: discarding invalid activation record", "record", a)
+		call(stored)
 		return
 	}
 	w.mu.Lock()
@@ -134,10 +143,14 @@ func (w *Writer) Write(a *entity.Activation) {
 		w.mu.Unlock()
 		w.cfg.Log.Error("record: writer closed, activation record not stored",
 			"namespace", a.Namespace, "activationId", a.ActivationID)
+		call(stored)
 		return
 	}
 	w.queue = append(w.queue, a)
 	w.pending[key(a.Namespace, a.ActivationID)] = a
+	if stored != nil {
+		w.then[a] = stored
+	}
 	n := len(w.queue)
 	w.mu.Unlock()
 
@@ -145,6 +158,25 @@ func (w *Writer) Write(a *entity.Activation) {
 	if n >= w.cfg.Batch {
 		signal(w.full)
 	}
+}
+
+func call(f func()) {
+	if f != nil {
+		f()
+	}
+}
+
+// takeThen removes and returns the callbacks of records. Call with w.mu
+// held; run them after releasing it.
+func (w *Writer) takeThen(records []*entity.Activation) []func() {
+	var fs []func()
+	for _, a := range records {
+		if f, ok := w.then[a]; ok {
+			delete(w.then, a)
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }
 
 // signal sends on a 1-buffered channel without blocking: one token is
@@ -239,7 +271,11 @@ func (w *Writer) drain() error {
 				w.cfg.Log.Error("record: activation record lost at close",
 					"namespace", a.Namespace, "activationId", a.ActivationID)
 			}
+			lost := w.takeThen(w.queue)
 			w.mu.Unlock()
+			for _, f := range lost {
+				f()
+			}
 			return fmt.Errorf("record: close: %d activation records not stored: %w", left, err)
 		}
 		for _, a := range batch {
@@ -248,8 +284,12 @@ func (w *Writer) drain() error {
 				delete(w.pending, k)
 			}
 		}
+		stored := w.takeThen(batch)
 		w.room.Broadcast()
 		w.mu.Unlock()
+		for _, f := range stored {
+			f()
+		}
 	}
 }
 

@@ -326,3 +326,35 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Errorf("%d records stored, %v; want 800", n, err)
 	}
 }
+
+// WriteThen's callback runs once the record is in the store, never before;
+// a discarded record still gets its callback.
+func TestWriteThen(t *testing.T) {
+	s := newStore(t)
+	release := s.hold()
+	w := record.New(s, record.Config{Interval: time.Millisecond})
+	defer closeW(t, w)
+	done := make(chan bool, 1)
+	w.WriteThen(act(1), func() { done <- stored(t, s, "id0001") })
+	select {
+	case <-done:
+		t.Fatal("callback ran while the write was held")
+	case <-time.After(30 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Fatal("callback ran before the record was in the store")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("callback never ran")
+	}
+	called := make(chan struct{})
+	w.WriteThen(&entity.Activation{}, func() { close(called) })
+	select {
+	case <-called:
+	case <-time.After(time.Second):
+		t.Fatal("no callback for a discarded record")
+	}
+}
