@@ -2,6 +2,8 @@
 // of a cluster, and the user CLI.
 //
 //	stoke serve                  controller and invoker in one process
+//	stoke controller|invoker     the parts of a cluster, over Kafka and PostgreSQL
+//	stoke kafka                  the embedded Kafka-protocol broker as a process
 //	stoke action ...             create, update, get, list, delete, invoke actions
 //	stoke activation ...         list activations, get one, its logs or result
 //	stoke bench                  measure the invocation paths side by side
