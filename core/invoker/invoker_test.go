@@ -298,6 +298,9 @@ func TestOutcomes(t *testing.T) {
 		{name: "badcreate", kind: "badcreate", code: "echo", status: 2, result: `{"error":"test: invalid request: bad image"}`},
 		{name: "unknownkind", kind: "orphan", code: "echo", status: 3, result: `{"error":"Action version is not compatible and cannot be invoked."}`},
 		{name: "badcontent", kind: "test", code: "echo", params: `"a string"`, status: 1, result: `{"error":"` + msgBadContent + `"}`},
+		// Broken JSON never comes from the controller; if a bus ever
+		// carried it, encoding the /run envelope still refuses it.
+		{name: "brokencontent", kind: "test", code: "echo", params: `{"broken":`, status: 1, result: `{"error":"` + msgBadContent + `"}`, kept: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,6 +26,9 @@ type outcome struct {
 	// reschedule: the proxy answered 503, "shutting down": the activation
 	// is not its fault and runs again on another sandbox.
 	reschedule bool
+	// silent: no request reached the sandbox, so it wrote no logs (and no
+	// sentinels) to wait for.
+	silent bool
 }
 
 // msgShuttingDown is the result when a sandbox keeps answering 503.
