@@ -209,9 +209,6 @@ func runController(ctx context.Context, args []string) error {
 	if err := envOverrides(fs); err != nil {
 		return err
 	}
-	if sc.concurrent == 0 {
-		sc.concurrent = -1 // the flag's zero means off; the controller's means default
-	}
 	log, db, b, err := cf.open(ctx, "controller")
 	if err != nil {
 		return err
@@ -222,19 +219,13 @@ func runController(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ids, err := subjects(&sc)
-	if err != nil {
+	if err := addSubjects(ctx, st, &sc); err != nil {
 		return err
-	}
-	for _, id := range ids {
-		if err := st.PutIdentity(ctx, id); err != nil {
-			return fmt.Errorf("add subject %s: %w", id.Namespace, err)
-		}
 	}
 	bal := balancer.New(balancer.Config{Controllers: *controllers, OfflineAfter: *offline, Logger: log})
 	ctl, err := controller.New(controller.Config{
 		ID: cf.id, Bus: b, Store: st, Manifest: clusterManifest(*containerBackend), Balancer: bal, Logger: log,
-		ConcurrentInvocations: sc.concurrent, InvocationsPerMinute: sc.perMinute, CompletionGrace: *grace,
+		ConcurrentInvocations: offIfZero(sc.concurrent), InvocationsPerMinute: sc.perMinute, CompletionGrace: *grace,
 	})
 	if err != nil {
 		return err
@@ -311,22 +302,15 @@ func runInvoker(ctx context.Context, args []string) error {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	sc.dataDir = filepath.Join(sc.dataDir, fmt.Sprint("invoker", cf.id))
-	backends, closeBackends, err := loadBackends(ctx, &sc, log)
+	backends, manifest, closeBackends, err := loadRuntimes(ctx, &sc, log)
 	if err != nil {
 		return err
 	}
 	defer closeBackends()
-	kinds, err := backendKinds(ctx, backends)
-	if err != nil {
-		return err
-	}
 	records := record.New(db, record.Config{Log: log})
-	if sc.pauseGrace == 0 {
-		sc.pauseGrace = -1
-	}
 	inv, err := invoker.New(invoker.Config{
-		ID: cf.id, Bus: b, Store: st, Records: records, Manifest: runtimes.Builtin().Resolve(kinds, sc.containerBackend), Backends: backends,
-		MemoryMB: sc.memoryMB, PauseGrace: sc.pauseGrace, KeepAlive: sc.keepAlive, Logger: log,
+		ID: cf.id, Bus: b, Store: st, Records: records, Manifest: manifest, Backends: backends,
+		MemoryMB: sc.memoryMB, PauseGrace: offIfZero(sc.pauseGrace), KeepAlive: sc.keepAlive, Logger: log,
 	})
 	if err != nil {
 		return err

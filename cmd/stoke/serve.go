@@ -26,6 +26,7 @@ import (
 	"github.com/stokehq/stoke/core/metrics"
 	"github.com/stokehq/stoke/core/record"
 	"github.com/stokehq/stoke/core/runtimes"
+	"github.com/stokehq/stoke/core/store"
 	"github.com/stokehq/stoke/core/store/sqlite"
 	"github.com/stokehq/stoke/plugins"
 	"github.com/stokehq/stoke/sdk"
@@ -146,26 +147,14 @@ func serve(ctx context.Context, cfg *serveConfig) error {
 	if err != nil {
 		return err
 	}
-	ids, err := subjects(cfg)
-	if err != nil {
+	if err := addSubjects(ctx, st, cfg); err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := st.PutIdentity(ctx, id); err != nil {
-			return fmt.Errorf("add subject %s: %w", id.Namespace, err)
-		}
-	}
-
-	backends, closeBackends, err := loadBackends(ctx, cfg, log)
+	backends, manifest, closeBackends, err := loadRuntimes(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer closeBackends()
-	kinds, err := backendKinds(ctx, backends)
-	if err != nil {
-		return err
-	}
-	manifest := runtimes.Builtin().Resolve(kinds, cfg.containerBackend)
 
 	records := record.New(db, record.Config{})
 	b, closeBus, err := serveBus(cfg, log) // cluster.go
@@ -174,24 +163,16 @@ func serve(ctx context.Context, cfg *serveConfig) error {
 	}
 	defer closeBus()
 
-	// The controller reads zero as "default"; the flag's zero means off.
-	if cfg.concurrent == 0 {
-		cfg.concurrent = -1
-	}
-	// The invoker reads zero as "default"; the flag's zero means never.
-	if cfg.pauseGrace == 0 {
-		cfg.pauseGrace = -1
-	}
 	inv, err := invoker.New(invoker.Config{
 		ID: 0, Bus: b, Store: st, Records: records, Manifest: manifest, Backends: backends,
-		MemoryMB: cfg.memoryMB, PauseGrace: cfg.pauseGrace, KeepAlive: cfg.keepAlive, Logger: log,
+		MemoryMB: cfg.memoryMB, PauseGrace: offIfZero(cfg.pauseGrace), KeepAlive: cfg.keepAlive, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
 	ctl, err := controller.New(controller.Config{
 		ID: 0, Bus: b, Store: st, Records: records, Manifest: manifest, Logger: log,
-		ConcurrentInvocations: cfg.concurrent, InvocationsPerMinute: cfg.perMinute,
+		ConcurrentInvocations: offIfZero(cfg.concurrent), InvocationsPerMinute: cfg.perMinute,
 		OnActionStored: inv.Prepare,
 	})
 	if err != nil {
@@ -392,6 +373,44 @@ func pluginEnv(cfg *serveConfig) []string {
 		env = append(env, "STOKE_RUNC_KINDS="+strings.Join(kinds, ","))
 	}
 	return env
+}
+
+// addSubjects stores the subjects the flags ask for (subjects).
+func addSubjects(ctx context.Context, st store.Store, cfg *serveConfig) error {
+	ids, err := subjects(cfg)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := st.PutIdentity(ctx, id); err != nil {
+			return fmt.Errorf("add subject %s: %w", id.Namespace, err)
+		}
+	}
+	return nil
+}
+
+// loadRuntimes loads the backends (loadBackends) and fits the runtime
+// manifest to the kinds they run.
+func loadRuntimes(ctx context.Context, cfg *serveConfig, log *slog.Logger) (map[string]sdk.Backend, *runtimes.Manifest, func(), error) {
+	backends, closeBackends, err := loadBackends(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	kinds, err := backendKinds(ctx, backends)
+	if err != nil {
+		closeBackends()
+		return nil, nil, nil, err
+	}
+	return backends, runtimes.Builtin().Resolve(kinds, cfg.containerBackend), closeBackends, nil
+}
+
+// offIfZero maps a flag's zero ("off", "never") to the negative value the
+// controller and invoker configs read that way; their zero means default.
+func offIfZero[T int | time.Duration](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 // backendKinds asks each backend which kinds it runs.
