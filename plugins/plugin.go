@@ -277,9 +277,16 @@ func (p *Plugin) failed(inst *instance, err error) error {
 	if err == nil {
 		return nil
 	}
-	if inst.client.Exited() {
+	// The health loop takes an instance out (cur) before it kills it, so a
+	// call that was on its way when that happened fails with whatever the
+	// dying connection says ("the client connection is closing", a
+	// cancellation): that, too, is the plugin going away.
+	p.mu.RLock()
+	gone := p.cur != inst
+	p.mu.RUnlock()
+	if gone || inst.client.Exited() {
 		p.nudge()
-		return fmt.Errorf("backend plugin %s exited during the call (%v): %w", inst.info.Name, err, sdk.ErrResources)
+		return fmt.Errorf("backend plugin %s went away during the call (%v): %w", inst.info.Name, err, sdk.ErrResources)
 	}
 	if errors.Is(err, sdk.ErrResources) {
 		p.nudge() // maybe the plugin is gone (gRPC Unavailable): check now
